@@ -1,0 +1,225 @@
+"""Settings, resolved in one place and in one order.
+
+This is the only module that reads the environment. Each setting is taken from,
+in order: an explicit argument > a ``MODELYARD_*`` environment variable > the
+project file ``modelyard.yaml`` > the default. Settings are resolved when an
+application or client is built (:func:`load_settings`), never at import time.
+
+=====================  ============================  ==========================================
+setting                environment variable          default
+=====================  ============================  ==========================================
+home                   ``MODELYARD_HOME``            ``./.modelyard``
+db_url                 ``MODELYARD_DB_URL``          ``sqlite:///<home>/modelyard.db``
+artifacts_url          ``MODELYARD_ARTIFACTS_URL``   ``<home>/artifacts``
+master_key             ``MODELYARD_MASTER_KEY``      none (artifacts are stored in the clear)
+master_key_file        ``MODELYARD_MASTER_KEY_FILE`` none
+allow_pickle           ``MODELYARD_ALLOW_PICKLE``    false
+user                   ``MODELYARD_USER``            the login name
+=====================  ============================  ==========================================
+
+The project file is ``modelyard.yaml`` in the working directory, or the file
+named by ``MODELYARD_CONFIG``. It may not hold the master key itself (secrets do
+not belong in a file that gets committed), only ``master_key_file``.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import getpass
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from modelyard.exceptions import ConfigError
+
+__all__ = ["PROJECT_FILE", "Settings", "load_settings", "parse_master_key"]
+
+PROJECT_FILE = "modelyard.yaml"
+_FILE_KEYS = frozenset(
+    {"home", "db_url", "artifacts_url", "master_key_file", "allow_pickle", "user"}
+)
+_TRUE = frozenset({"1", "true", "yes", "on"})
+_FALSE = frozenset({"0", "false", "no", "off", ""})
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Resolved settings for one modelyard installation.
+
+    Build it with :func:`load_settings`; components receive the fields they need
+    as arguments rather than reading this object globally.
+    """
+
+    home: Path
+    db_url: str
+    artifacts_url: str
+    master_key: bytes | None = field(default=None, repr=False)
+    allow_pickle: bool = False
+    user: str = "unknown"
+
+
+def load_settings(
+    *,
+    home: str | os.PathLike[str] | None = None,
+    db_url: str | None = None,
+    artifacts_url: str | None = None,
+    master_key: bytes | str | None = None,
+    allow_pickle: bool | None = None,
+    user: str | None = None,
+    env: Mapping[str, str] | None = None,
+    cwd: Path | None = None,
+) -> Settings:
+    """Resolve every setting (argument > environment > ``modelyard.yaml`` > default).
+
+    Args:
+        home: Folder holding the embedded database and artifacts.
+        db_url: SQLAlchemy URL of the metadata database.
+        artifacts_url: Local folder or fsspec URL of the artifact store.
+        master_key: 32-byte key (raw, base64 or hex) for encryption at rest.
+        allow_pickle: Allow loading pickled models (off unless the operator opts in).
+        user: Name recorded on runs.
+        env: Environment to read (defaults to ``os.environ``).
+        cwd: Folder to look for ``modelyard.yaml`` in (defaults to the working directory).
+
+    Returns:
+        The resolved, immutable :class:`Settings`.
+
+    Raises:
+        ConfigError: A value is malformed (the message names the setting and its source).
+    """
+    env = os.environ if env is None else env
+    cwd = Path.cwd() if cwd is None else cwd
+    project = _read_project_file(env, cwd)
+
+    def pick(arg: Any, var: str, key: str) -> tuple[Any, str] | None:
+        if arg is not None:
+            return arg, "argument"
+        if env.get(var):
+            return env[var], var
+        if project.get(key) is not None:
+            return project[key], f"{PROJECT_FILE}:{key}"
+        return None
+
+    home_value = pick(home, "MODELYARD_HOME", "home")
+    home_path = Path(home_value[0] if home_value else cwd / ".modelyard").expanduser()
+    if not home_path.is_absolute():
+        home_path = cwd / home_path
+    home_path = home_path.resolve()
+
+    db = pick(db_url, "MODELYARD_DB_URL", "db_url")
+    arts = pick(artifacts_url, "MODELYARD_ARTIFACTS_URL", "artifacts_url")
+    pickle_value = pick(allow_pickle, "MODELYARD_ALLOW_PICKLE", "allow_pickle")
+    user_value = pick(user, "MODELYARD_USER", "user")
+    return Settings(
+        home=home_path,
+        db_url=str(db[0]) if db else f"sqlite:///{home_path / 'modelyard.db'}",
+        artifacts_url=str(arts[0]) if arts else str(home_path / "artifacts"),
+        master_key=_resolve_master_key(master_key, env, project, cwd),
+        allow_pickle=_parse_bool(*pickle_value) if pickle_value else False,
+        user=str(user_value[0]) if user_value else _login_name(),
+    )
+
+
+def parse_master_key(value: bytes | str, source: str = "master key") -> bytes:
+    """Decode a 256-bit master key given as raw bytes, base64 or hex.
+
+    Raises:
+        ConfigError: The value does not decode to exactly 32 bytes.
+    """
+    if isinstance(value, bytes) and len(value) == 32:
+        return value
+    text = value.decode("ascii", "replace") if isinstance(value, bytes) else value
+    text = text.strip()
+    for decode in (bytes.fromhex, _b64):
+        try:
+            key = decode(text)
+        except (ValueError, binascii.Error):
+            continue
+        if len(key) == 32:
+            return key
+    raise ConfigError(
+        f"{source} is not a 256-bit key: expected 32 bytes as 64 hex characters or "
+        'base64 (e.g. the output of `python -c "import os,base64;'
+        'print(base64.b64encode(os.urandom(32)).decode())"`)',
+        setting=source,
+    )
+
+
+def _b64(text: str) -> bytes:
+    return base64.b64decode(text, validate=True)
+
+
+def _resolve_master_key(
+    arg: bytes | str | None, env: Mapping[str, str], project: Mapping[str, Any], cwd: Path
+) -> bytes | None:
+    if arg is not None:
+        return parse_master_key(arg, "master_key argument")
+    if env.get("MODELYARD_MASTER_KEY"):
+        return parse_master_key(env["MODELYARD_MASTER_KEY"], "MODELYARD_MASTER_KEY")
+    key_file = env.get("MODELYARD_MASTER_KEY_FILE") or project.get("master_key_file")
+    if not key_file:
+        return None
+    path = Path(str(key_file)).expanduser()
+    path = path if path.is_absolute() else cwd / path
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot read the master key file {path}: {exc.strerror}; "
+            "check MODELYARD_MASTER_KEY_FILE / master_key_file",
+            path=str(path),
+        ) from exc
+    return parse_master_key(raw if len(raw) == 32 else raw.strip(), f"master key file {path}")
+
+
+def _read_project_file(env: Mapping[str, str], cwd: Path) -> dict[str, Any]:
+    explicit = env.get("MODELYARD_CONFIG")
+    path = Path(explicit) if explicit else cwd / PROJECT_FILE
+    if not path.is_file():
+        if explicit:
+            raise ConfigError(f"MODELYARD_CONFIG names {path}, which is not a file", path=str(path))
+        return {}
+    try:
+        loaded = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path} is not valid YAML: {exc}", path=str(path)) from exc
+    if loaded is None:
+        return {}
+    if not isinstance(loaded, dict):
+        raise ConfigError(f"{path} must hold a mapping of settings, not {type(loaded).__name__}")
+    if "master_key" in loaded:
+        raise ConfigError(
+            f"{path} holds master_key: secrets do not belong in the project file; "
+            "use master_key_file or the MODELYARD_MASTER_KEY environment variable",
+            path=str(path),
+        )
+    unknown = sorted(set(loaded) - _FILE_KEYS)
+    if unknown:
+        raise ConfigError(
+            f"{path}: unknown setting(s) {', '.join(unknown)}; valid: {', '.join(sorted(_FILE_KEYS))}",
+            path=str(path),
+        )
+    return loaded
+
+
+def _parse_bool(value: Any, source: str) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in _TRUE:
+        return True
+    if text in _FALSE:
+        return False
+    raise ConfigError(f"{source}={value!r} is not a boolean; use 1/0, true/false, yes/no")
+
+
+def _login_name() -> str:
+    try:
+        return getpass.getuser()
+    except (OSError, KeyError):
+        return "unknown"

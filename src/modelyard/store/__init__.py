@@ -1,0 +1,40 @@
+"""The metadata store: schema, migrations and queries over SQLite or PostgreSQL.
+
+Owns the SQLAlchemy Core tables (``schema``), the Alembic migrations
+(``migrations/``, applied by ``migrate``), engine set-up per backend (``engine``)
+and the tracking queries (``TrackingStore``), including the run search language
+(``filters``). Later layers talk to the database only through this package.
+"""
+
+from modelyard.store.engine import make_engine
+from modelyard.store.entities import (
+    ArtifactEntry,
+    Experiment,
+    Metric,
+    Run,
+    RunData,
+    RunInfo,
+    RunsPage,
+)
+from modelyard.store.filters import parse_filter, parse_order_by
+from modelyard.store.migrate import current_revision, ensure_schema, head_revision, upgrade
+from modelyard.store.tracking_store import TrackingStore, now_ms
+
+__all__ = [
+    "ArtifactEntry",
+    "Experiment",
+    "Metric",
+    "Run",
+    "RunData",
+    "RunInfo",
+    "RunsPage",
+    "TrackingStore",
+    "current_revision",
+    "ensure_schema",
+    "head_revision",
+    "make_engine",
+    "now_ms",
+    "parse_filter",
+    "parse_order_by",
+    "upgrade",
+]

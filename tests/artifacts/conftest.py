@@ -13,7 +13,6 @@ import pytest
 from modelyard.artifacts import BlobStore
 
 
-
 @pytest.fixture(params=["local", "memory"])
 def storage_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """A fresh, empty artifact storage URL: a local folder, or a unique memory:// path."""

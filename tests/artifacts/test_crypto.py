@@ -151,7 +151,7 @@ def test_an_unknown_format_version_asks_for_an_upgrade(master_key: bytes) -> Non
     sealed = bytearray(seal(PLAINTEXT, master_key, AAD))
     sealed[len(MAGIC)] = 9
 
-    with pytest.raises(EncryptionError, match="version 9.*upgrade modelyard"):
+    with pytest.raises(EncryptionError, match=r"version 9.*upgrade modelyard"):
         unseal(bytes(sealed), master_key, AAD, NAME)
 
 

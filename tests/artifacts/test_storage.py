@@ -114,7 +114,7 @@ def test_a_failed_rename_leaves_no_file_and_no_temp_file(
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(os, "replace", failing_replace)
-    with pytest.raises(StoreError, match="cannot write 'a/b.bin'.*No space left on device"):
+    with pytest.raises(StoreError, match=r"cannot write 'a/b\.bin'.*No space left on device"):
         storage.write_bytes("a/b.bin", b"data")
 
     assert not (tmp_path / "root" / "a" / "b.bin").exists()

@@ -16,11 +16,12 @@ the names below, never its modules.
 
 from __future__ import annotations
 
-from modelyard.artifacts.blobs import BlobRef, BlobStore
+from modelyard.artifacts.blobs import BlobStore
 from modelyard.artifacts.crypto import seal, unseal
 from modelyard.artifacts.local import LocalStorage
 from modelyard.artifacts.manifest import Manifest
 from modelyard.artifacts.paths import validate_logical_path
+from modelyard.artifacts.refs import BlobRef
 from modelyard.artifacts.remote import FsspecStorage
 from modelyard.artifacts.storage import Storage, make_storage
 

@@ -14,51 +14,26 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
-import re
 import tempfile
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
 from modelyard.artifacts._io import atomic_file, source_errors
 from modelyard.artifacts.crypto import check_master_key, seal, seal_stream, unseal, unseal_stream
+from modelyard.artifacts.refs import BlobRef, validate_sha256
 from modelyard.artifacts.storage import Storage, make_storage
 from modelyard.exceptions import (
     ConflictError,
     IntegrityError,
     NotFoundError,
     StoreError,
-    ValidationError,
 )
 
-__all__ = ["BlobRef", "BlobStore", "blob_key", "validate_sha256"]
+__all__ = ["BlobStore", "blob_key"]
 
-_SHA256 = re.compile(r"[0-9a-f]{64}")
 _CHUNK = 1 << 20
 _ENCRYPTED_SUFFIX = ".enc"
-
-
-def validate_sha256(value: str) -> str:
-    """Check that ``value`` is a blob name: 64 lowercase hexadecimal characters.
-
-    Raises:
-        ValidationError: Anything else (which also keeps names from being paths).
-    """
-    candidate: object = value
-    if not isinstance(candidate, str) or not _SHA256.fullmatch(candidate):
-        shown = repr(candidate)[:100]
-        hint = (
-            " (use lowercase)"
-            if isinstance(candidate, str) and _SHA256.fullmatch(candidate.lower())
-            else ""
-        )
-        raise ValidationError(
-            f"invalid blob name {shown}: expected a SHA-256 digest as 64 lowercase "
-            f"hexadecimal characters{hint}, such as BlobRef.sha256",
-            sha256=shown,
-        )
-    return candidate
 
 
 def blob_key(sha256: str, *, encrypted: bool = False) -> str:
@@ -66,29 +41,6 @@ def blob_key(sha256: str, *, encrypted: bool = False) -> str:
     sha256 = validate_sha256(sha256)
     suffix = _ENCRYPTED_SUFFIX if encrypted else ""
     return f"blobs/sha256/{sha256[:2]}/{sha256[2:4]}/{sha256}{suffix}"
-
-
-@dataclass(frozen=True)
-class BlobRef:
-    """A reference to stored content: its SHA-256 (lowercase hex) and size in bytes.
-
-    Raises:
-        ValidationError: ``sha256`` is not 64 lowercase hex characters, or ``size``
-            is not a non-negative integer.
-    """
-
-    sha256: str
-    size: int
-
-    def __post_init__(self) -> None:
-        validate_sha256(self.sha256)
-        size: object = self.size
-        if not isinstance(size, int) or isinstance(size, bool) or size < 0:
-            raise ValidationError(
-                f"invalid blob size {size!r} for blob {self.sha256}: expected a "
-                "non-negative integer number of bytes",
-                sha256=self.sha256,
-            )
 
 
 class BlobStore:
@@ -171,11 +123,7 @@ class BlobStore:
         if self._master_key is None:
             self._storage.write_file(key, source)
         else:
-            with tempfile.TemporaryDirectory(prefix="modelyard-seal-") as folder:
-                sealed = Path(folder) / "blob.enc"
-                with source_errors(source), open(source, "rb") as src, open(sealed, "wb") as dst:
-                    seal_stream(src, dst, self._master_key, ref.sha256.encode("ascii"))
-                self._storage.write_file(key, sealed)
+            self._write_sealed(key, source, ref.sha256, self._master_key)
         with source_errors(source):
             after = source.stat()
         if (after.st_size, after.st_mtime_ns) != (before.st_size, before.st_mtime_ns):
@@ -233,6 +181,22 @@ class BlobStore:
             with handle:
                 return self._stream_to(sha256, handle, encrypted, target)
         raise self._not_found(sha256)
+
+    def _write_sealed(self, key: str, source: Path, sha256: str, master_key: bytes) -> None:
+        """Seal ``source`` into a temporary file (bounded memory), then store that."""
+        try:
+            with tempfile.TemporaryDirectory(prefix="modelyard-seal-") as folder:
+                sealed = Path(folder) / "blob.enc"
+                with open(source, "rb") as src, open(sealed, "wb") as dst:
+                    seal_stream(src, dst, master_key, sha256.encode("ascii"))
+                self._storage.write_file(key, sealed)
+        except OSError as exc:
+            raise StoreError(
+                f"cannot encrypt {source} for storage: {exc.strerror or exc}; check that it "
+                f"is readable and that the temporary folder {tempfile.gettempdir()} has "
+                "free space (set TMPDIR to use another)",
+                path=str(source),
+            ) from exc
 
     def _stream_to(self, sha256: str, source: BinaryIO, encrypted: bool, dest: Path) -> BlobRef:
         aad = sha256.encode("ascii")

@@ -1,7 +1,7 @@
 """Manifests: the files of a run, dataset version or model, as path → blob.
 
 A :class:`Manifest` maps validated logical paths (``model/model.skops``) to
-:class:`~modelyard.artifacts.blobs.BlobRef` s. It is immutable, and its JSON form
+:class:`~modelyard.artifacts.refs.BlobRef` s. It is immutable, and its JSON form
 is canonical (sorted keys, no whitespace, UTF-8), so two manifests with the same
 files serialize to the same bytes and hash to the same :meth:`Manifest.digest`;
 a manifest can itself be stored as a blob.
@@ -19,8 +19,8 @@ import unicodedata
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any, NoReturn
 
-from modelyard.artifacts.blobs import BlobRef
 from modelyard.artifacts.paths import validate_logical_path
+from modelyard.artifacts.refs import BlobRef
 from modelyard.exceptions import ModelyardError, NotFoundError, ValidationError
 
 __all__ = ["MANIFEST_VERSION", "Manifest"]

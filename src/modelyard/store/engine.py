@@ -92,6 +92,9 @@ def _configure_sqlite(dbapi_connection: Any, _record: Any) -> None:
         cursor.execute("PRAGMA journal_mode = WAL")
         cursor.execute("PRAGMA synchronous = NORMAL")
         cursor.execute("PRAGMA foreign_keys = ON")
+        # LIKE is case-sensitive on PostgreSQL; make SQLite agree (ILIKE is the
+        # case-insensitive operator on both).
+        cursor.execute("PRAGMA case_sensitive_like = ON")
     finally:
         cursor.close()
 

@@ -274,18 +274,18 @@ class _Parser:
         else:
             val_tok = self.tok
             value = self.literal()
-            self.check_types(field, op, value, val_tok)
+            self.check_types(field, op, value, op_tok, val_tok)
             return Comparison(field, op, value)
-        self.check_types(field, op, value, op_tok)
+        self.check_types(field, op, value, op_tok, op_tok)
         return Comparison(field, op, value)
 
-    def check_types(self, field: Field, op: str, value: Value, tok: _Tok) -> None:
+    def check_types(self, field: Field, op: str, value: Value, op_tok: _Tok, tok: _Tok) -> None:
         numeric = field.kind == "metric" or (field.kind == "attribute" and ATTRIBUTES[field.key][1])
         if op in ("IS NULL", "IS NOT NULL"):
             return
         if numeric:
             if op not in _NUMERIC_OPS and op not in ("IN", "NOT IN"):
-                raise self.error(f"{op} does not apply to numeric field {_show(field)}", tok)
+                raise self.error(f"{op} does not apply to numeric field {_show(field)}", op_tok)
             values = value if isinstance(value, tuple) else (value,)
             if any(not isinstance(v, float) for v in values):
                 raise self.error(f"{_show(field)} is numeric; compare it with a number", tok)
@@ -294,7 +294,7 @@ class _Parser:
                 raise self.error(
                     f"{op} does not apply to string field {_show(field)} "
                     "(use =, !=, LIKE, ILIKE or IN)",
-                    tok,
+                    op_tok,
                 )
             values = value if isinstance(value, tuple) else (value,)
             if any(not isinstance(v, str) for v in values):

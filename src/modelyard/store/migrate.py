@@ -8,6 +8,8 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from alembic.script.revision import ResolutionError
+from alembic.util import CommandError
 from sqlalchemy import Connection, Engine, inspect, text
 
 from modelyard.exceptions import SchemaVersionError
@@ -45,10 +47,20 @@ def upgrade(engine: Engine, revision: str = "head") -> str | None:
 
     Returns:
         The revision the database was at before (``None`` if it was empty).
+
+    Raises:
+        SchemaVersionError: The database holds tables that are not modelyard's.
     """
     with engine.connect().execution_options(**{WRITE: True}) as conn, conn.begin():
         _lock(conn)
+        # Read the state only once the lock is held: another process may have
+        # just finished migrating the same database.
         before = MigrationContext.configure(conn).get_current_revision()
+        if before is None and _has_foreign_tables(conn):
+            raise SchemaVersionError(
+                f"database {engine.url.render_as_string(hide_password=True)} has tables but no "
+                "modelyard schema version; point MODELYARD_DB_URL at an empty database",
+            )
         command.upgrade(_config(conn), revision)
     return before
 
@@ -65,15 +77,9 @@ def ensure_schema(engine: Engine) -> None:
     if current == head:
         return
     if current is None:
-        if _has_foreign_tables(engine):
-            raise SchemaVersionError(
-                f"database {engine.url.render_as_string(hide_password=True)} has tables but no "
-                "modelyard schema version; point MODELYARD_DB_URL at an empty database",
-            )
         upgrade(engine)
         return
-    script = ScriptDirectory.from_config(_config())
-    if script.get_revision(current) is None:
+    if not _known(current):
         raise SchemaVersionError(
             f"database schema is at revision {current}, which this modelyard does not know "
             f"(newest known: {head}); upgrade modelyard",
@@ -88,6 +94,13 @@ def ensure_schema(engine: Engine) -> None:
     )
 
 
+def _known(revision: str) -> bool:
+    try:
+        return ScriptDirectory.from_config(_config()).get_revision(revision) is not None
+    except (CommandError, ResolutionError):
+        return False
+
+
 def _lock(conn: Connection) -> None:
     # SQLite: BEGIN IMMEDIATE already holds the write lock. PostgreSQL: take an
     # advisory lock so two processes migrating the same empty database queue.
@@ -95,6 +108,6 @@ def _lock(conn: Connection) -> None:
         conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_LOCK_KEY})
 
 
-def _has_foreign_tables(engine: Engine) -> bool:
-    names = set(inspect(engine).get_table_names()) - {"alembic_version"}
+def _has_foreign_tables(conn: Connection) -> bool:
+    names = set(inspect(conn).get_table_names()) - {"alembic_version"}
     return bool(names)

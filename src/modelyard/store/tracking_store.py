@@ -8,15 +8,12 @@ method is one transaction: when it returns, what it wrote is committed.
 from __future__ import annotations
 
 import math
-import time
 import uuid
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import Connection, Engine, Insert, and_, bindparam, func, select, update
 from sqlalchemy import exc as sa_exc
-from sqlalchemy.dialects import postgresql, sqlite
 
 from modelyard.exceptions import (
     AlreadyExistsError,
@@ -26,19 +23,28 @@ from modelyard.exceptions import (
     ValidationError,
 )
 from modelyard.store import search, validation
-from modelyard.store.engine import WRITE, make_engine
+from modelyard.store.database import Database
 from modelyard.store.entities import (
     ArtifactEntry,
     Experiment,
     Metric,
     Run,
-    RunData,
     RunInfo,
     RunsPage,
 )
 from modelyard.store.filters import parse_filter, parse_order_by
 from modelyard.store.metric_writer import MetricWriter
 from modelyard.store.migrate import ensure_schema
+from modelyard.store.rows import (
+    experiment_from_row,
+    fetch_tuples,
+    kv_rows,
+    load_runs,
+    metric_row,
+    newest_per_key,
+    now_ms,
+    run_not_found,
+)
 from modelyard.store.schema import (
     RUN_STATUSES,
     experiment_tags,
@@ -48,7 +54,6 @@ from modelyard.store.schema import (
     params,
     run_artifacts,
     runs,
-    tags,
 )
 from modelyard.store.schema import metrics as metrics_t
 from modelyard.store.schema import tags as tags_t
@@ -59,12 +64,7 @@ MAX_RESULTS_LIMIT = 50_000
 _METRIC_COLUMNS = ("run_id", "key", "value", "is_nan", "step", "timestamp")
 
 
-def now_ms() -> int:
-    """Milliseconds since the epoch, the unit of every stored time."""
-    return time.time_ns() // 1_000_000
-
-
-class TrackingStore:
+class TrackingStore(Database):
     """The tracking tables of one metadata database.
 
     Args:
@@ -74,11 +74,7 @@ class TrackingStore:
     """
 
     def __init__(self, url_or_engine: str | Engine, *, migrate: bool = True) -> None:
-        self.engine = (
-            make_engine(url_or_engine) if isinstance(url_or_engine, str) else url_or_engine
-        )
-        dialect = self.engine.dialect.name
-        self._insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        super().__init__(url_or_engine)
         self._upsert_latest_stmt = self._upsert_latest()
         self._metric_writer = MetricWriter(
             self.engine,
@@ -89,33 +85,10 @@ class TrackingStore:
             with self._translate():
                 ensure_schema(self.engine)
 
-    # -- plumbing ----------------------------------------------------------
-    @contextmanager
-    def _translate(self) -> Iterator[None]:
-        try:
-            yield
-        except sa_exc.OperationalError as exc:
-            raise StoreError(
-                f"metadata database error ({self.engine.url.render_as_string(True)}): "
-                f"{exc.orig}; check that the database is reachable and the disk is not full"
-            ) from exc
-
-    @contextmanager
-    def _write(self) -> Iterator[Connection]:
-        with self._translate(), self.engine.connect() as conn:
-            conn = conn.execution_options(**{WRITE: True})
-            with conn.begin():
-                yield conn
-
-    @contextmanager
-    def _read(self) -> Iterator[Connection]:
-        with self._translate(), self.engine.connect() as conn, conn.begin():
-            yield conn
-
     def close(self) -> None:
         """Release pooled connections."""
         self._metric_writer.close()
-        self.engine.dispose()
+        super().close()
 
     # -- experiments -------------------------------------------------------
     def create_experiment(self, name: str, tags: Mapping[str, str] | None = None) -> Experiment:
@@ -192,13 +165,13 @@ class TrackingStore:
                     "shows the existing ones",
                     experiment_id=experiment_id,
                 )
-            return self._experiment(conn, row)
+            return experiment_from_row(conn, row)
 
     def get_experiment_by_name(self, name: str) -> Experiment | None:
         """The experiment called ``name``, or ``None``."""
         with self._read() as conn:
             row = conn.execute(select(experiments).where(experiments.c.name == name)).one_or_none()
-            return None if row is None else self._experiment(conn, row)
+            return None if row is None else experiment_from_row(conn, row)
 
     def list_experiments(self) -> list[Experiment]:
         """All active experiments, oldest first."""
@@ -208,23 +181,7 @@ class TrackingStore:
                 .where(experiments.c.lifecycle_stage == "active")
                 .order_by(experiments.c.experiment_id)
             ).all()
-            return [self._experiment(conn, row) for row in rows]
-
-    @staticmethod
-    def _experiment(conn: Connection, row: Any) -> Experiment:
-        tag_rows = conn.execute(
-            select(experiment_tags.c.key, experiment_tags.c.value).where(
-                experiment_tags.c.experiment_id == row.experiment_id
-            )
-        ).all()
-        return Experiment(
-            experiment_id=row.experiment_id,
-            name=row.name,
-            lifecycle_stage=row.lifecycle_stage,
-            created_at=row.created_at,
-            updated_at=row.updated_at,
-            tags=dict(tag_rows),
-        )
+            return [experiment_from_row(conn, row) for row in rows]
 
     # -- runs --------------------------------------------------------------
     def create_run(
@@ -246,7 +203,7 @@ class TrackingStore:
         name = validation.check_name(name, "run name") if name else f"run-{run_id[:8]}"
         if parent_run_id is not None:
             validation.check_run_id(parent_run_id)
-        tag_rows = self._kv_rows(run_id, tags or {}, validation.check_tag_value, "tag")
+        tag_rows = kv_rows(run_id, tags or {}, validation.check_tag_value, "tag")
         with self._write() as conn:
             if (
                 conn.execute(
@@ -305,46 +262,13 @@ class TrackingStore:
         with self._read() as conn:
             row = conn.execute(select(runs).where(runs.c.run_id == run_id)).one_or_none()
             if row is None:
-                raise _run_not_found(run_id)
-            return self._load_runs(conn, [row])[0]
+                raise run_not_found(run_id)
+            return load_runs(conn, [row])[0]
 
     def _require_run(self, conn: Connection, run_id: str, what: str = "run") -> None:
         validation.check_run_id(run_id)
         if conn.execute(select(runs.c.run_id).where(runs.c.run_id == run_id)).first() is None:
-            raise _run_not_found(run_id, what)
-
-    def _load_runs(self, conn: Connection, rows: Sequence[Any]) -> list[Run]:
-        ids = [row.run_id for row in rows]
-        found: dict[str, dict[str, dict[str, Any]]] = {
-            i: {"params": {}, "tags": {}, "metrics": {}} for i in ids
-        }
-        for part, table in (("params", params), ("tags", tags)):
-            for rid, key, value in conn.execute(
-                select(table.c.run_id, table.c.key, table.c.value).where(table.c.run_id.in_(ids))
-            ):
-                found[rid][part][key] = value
-        lm = latest_metrics.c
-        for rid, key, value, is_nan in conn.execute(
-            select(lm.run_id, lm.key, lm.value, lm.is_nan).where(lm.run_id.in_(ids))
-        ):
-            found[rid]["metrics"][key] = math.nan if is_nan else value
-        return [
-            Run(
-                info=RunInfo(
-                    run_id=row.run_id,
-                    experiment_id=row.experiment_id,
-                    name=row.name,
-                    status=row.status,
-                    user_id=row.user_id,
-                    start_time=row.start_time,
-                    end_time=row.end_time,
-                    parent_run_id=row.parent_run_id,
-                    lifecycle_stage=row.lifecycle_stage,
-                ),
-                data=RunData(**found[row.run_id]),
-            )
-            for row in rows
-        ]
+            raise run_not_found(run_id, what)
 
     # -- logging -----------------------------------------------------------
     def log_metric(
@@ -369,9 +293,9 @@ class TrackingStore:
             NotFoundError: No such run.
         """
         validation.check_run_id(run_id)
-        metric_rows = [self._metric_row(run_id, m) for m in metrics]
-        param_rows = self._kv_rows(run_id, params or {}, validation.check_param_value, "param")
-        tag_rows = self._kv_rows(run_id, tags or {}, validation.check_tag_value, "tag")
+        metric_rows = [metric_row(run_id, m) for m in metrics]
+        param_rows = kv_rows(run_id, params or {}, validation.check_param_value, "param")
+        tag_rows = kv_rows(run_id, tags or {}, validation.check_tag_value, "tag")
         if not (metric_rows or param_rows or tag_rows):
             return
         if not (param_rows or tag_rows):
@@ -381,7 +305,7 @@ class TrackingStore:
             with self._write() as conn:
                 if metric_rows:
                     conn.execute(metrics_t.insert(), metric_rows)
-                    conn.execute(self._upsert_latest_stmt, _newest_per_key(metric_rows))
+                    conn.execute(self._upsert_latest_stmt, newest_per_key(metric_rows))
                 if param_rows:
                     self._insert_params(conn, run_id, param_rows)
                 if tag_rows:
@@ -398,7 +322,7 @@ class TrackingStore:
     def _write_metrics(self, run_id: str, rows: list[dict[str, Any]]) -> None:
         writer = self._metric_writer
         try:
-            writer.write(rows, _newest_per_key(rows))
+            writer.write(rows, newest_per_key(rows))
         except writer.integrity_error as exc:
             self._raise_missing_run(run_id, exc)
         except writer.dbapi_error as exc:
@@ -411,47 +335,19 @@ class TrackingStore:
     def _raise_missing_run(self, run_id: str, exc: Exception) -> None:
         with self._read() as conn:
             if conn.execute(select(runs.c.run_id).where(runs.c.run_id == run_id)).first() is None:
-                raise _run_not_found(run_id) from exc
+                raise run_not_found(run_id) from exc
         raise StoreError(f"could not write to run {run_id}: {exc}") from exc
-
-    @staticmethod
-    def _metric_row(run_id: str, metric: Metric) -> dict[str, Any]:
-        key = validation.check_key(metric.key, "metric key")
-        value = validation.check_metric_value(key, metric.value)
-        nan = math.isnan(value)
-        return {
-            "run_id": run_id,
-            "key": key,
-            "value": 0.0 if nan else value,
-            "is_nan": nan,
-            "step": validation.check_step(key, metric.step),
-            "timestamp": int(metric.timestamp) if metric.timestamp else now_ms(),
-        }
-
-    @staticmethod
-    def _kv_rows(
-        run_id: str, values: Mapping[str, Any], check_value: Any, what: str
-    ) -> list[dict[str, Any]]:
-        if not isinstance(values, Mapping):
-            raise ValidationError(f"{what}s must be a mapping of key to value, got {values!r}")
-        return [
-            {
-                "run_id": run_id,
-                "key": validation.check_key(k, f"{what} key"),
-                "value": check_value(k, v),
-            }
-            for k, v in values.items()
-        ]
 
     def _upsert_latest(self) -> Insert:
         stmt = self._insert(latest_metrics)
         new, old = stmt.excluded, latest_metrics.c
         newer = (new.step > old.step) | ((new.step == old.step) & (new.timestamp >= old.timestamp))
-        return stmt.on_conflict_do_update(
+        upsert: Insert = stmt.on_conflict_do_update(
             index_elements=["run_id", "key"],
             set_={c: new[c] for c in ("value", "is_nan", "step", "timestamp")},
             where=newer,
         )
+        return upsert
 
     def _insert_params(self, conn: Connection, run_id: str, rows: list[dict[str, Any]]) -> None:
         conn.execute(
@@ -524,8 +420,8 @@ class TrackingStore:
         )
         query = search.apply_order(query, keys).limit(max_results + 1).offset(offset)
         with self._read() as conn:
-            rows = conn.execute(query).all()
-            page = self._load_runs(conn, rows[:max_results])
+            rows = fetch_tuples(conn, query)
+            page = load_runs(conn, rows[:max_results])
         more = len(rows) > max_results
         return RunsPage(page, search.encode_page_token(offset + max_results) if more else None)
 
@@ -581,20 +477,3 @@ class TrackingStore:
                 path=path,
             )
         return ArtifactEntry(row.path, row.blob, row.size)
-
-
-def _newest_per_key(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    # One upsert row per key: an ON CONFLICT statement may not touch a row twice.
-    newest: dict[str, dict[str, Any]] = {}
-    for row in rows:
-        held = newest.get(row["key"])
-        if held is None or (row["step"], row["timestamp"]) >= (held["step"], held["timestamp"]):
-            newest[row["key"]] = row
-    return list(newest.values())
-
-
-def _run_not_found(run_id: str, what: str = "run") -> NotFoundError:
-    return NotFoundError(
-        f"no {what} with id {run_id}; `modelyard runs list` shows the existing runs",
-        run_id=run_id,
-    )

@@ -18,21 +18,9 @@ from typing import Any
 from sqlalchemy import Engine, Insert
 from sqlalchemy.pool import PoolProxiedConnection
 
+from modelyard.store.raw import RawStatement
+
 __all__ = ["MetricWriter"]
-
-
-class _Compiled:
-    def __init__(self, stmt: Insert, engine: Engine) -> None:
-        compiled = stmt.compile(dialect=engine.dialect)
-        self.sql = str(compiled)
-        self.positions: tuple[str, ...] | None = (
-            tuple(compiled.positiontup or ()) if compiled.positional else None
-        )
-
-    def params(self, row: dict[str, Any]) -> Any:
-        if self.positions is None:
-            return row
-        return tuple(row[name] for name in self.positions)
 
 
 class MetricWriter:
@@ -47,8 +35,8 @@ class MetricWriter:
     def __init__(self, engine: Engine, insert: Insert, upsert: Insert) -> None:
         self._engine = engine
         self._sqlite = engine.dialect.name == "sqlite"
-        self._insert = _Compiled(insert, engine)
-        self._upsert = _Compiled(upsert, engine)
+        self._insert = RawStatement(insert, engine.dialect)
+        self._upsert = RawStatement(upsert, engine.dialect)
         self._local = threading.local()
         self.dbapi_error: type[Exception] = engine.dialect.dbapi.Error  # type: ignore[union-attr]
         self.integrity_error: type[Exception] = engine.dialect.dbapi.IntegrityError  # type: ignore[union-attr]

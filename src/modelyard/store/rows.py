@@ -7,11 +7,12 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import ClauseElement, Connection, select
+from sqlalchemy import Connection, select
 
 from modelyard.exceptions import NotFoundError, ValidationError
 from modelyard.store import validation
 from modelyard.store.entities import Experiment, Metric, Run, RunData, RunInfo
+from modelyard.store.raw import fetch_tuples
 from modelyard.store.schema import experiment_tags, latest_metrics, params, runs, tags
 
 __all__ = [
@@ -26,28 +27,6 @@ __all__ = [
 
 
 _CHUNK = 2_000
-
-
-def fetch_tuples(conn: Connection, query: ClauseElement) -> list[tuple[Any, ...]]:
-    """All rows of ``query`` as plain tuples, straight from the DBAPI cursor.
-
-    For bulk reads of simple typed columns (strings, floats, ints) where building a
-    SQLAlchemy ``Row`` per value costs more than the query: the statement is still
-    compiled by SQLAlchemy for the connection's dialect, inside its transaction.
-    """
-    compiled = query.compile(dialect=conn.dialect, compile_kwargs={"render_postcompile": True})
-    values = compiled.params
-    bound: Any = (
-        tuple(values[name] for name in compiled.positiontup or ())
-        if compiled.positional
-        else values
-    )
-    cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
-    try:
-        cursor.execute(str(compiled), bound)
-        return list(cursor.fetchall())
-    finally:
-        cursor.close()
 
 
 def now_ms() -> int:

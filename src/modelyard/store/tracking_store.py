@@ -35,9 +35,9 @@ from modelyard.store.entities import (
 from modelyard.store.filters import parse_filter, parse_order_by
 from modelyard.store.metric_writer import MetricWriter
 from modelyard.store.migrate import ensure_schema
+from modelyard.store.raw import fetch_tuples
 from modelyard.store.rows import (
     experiment_from_row,
-    fetch_tuples,
     kv_rows,
     load_runs,
     metric_row,

@@ -46,3 +46,25 @@ def test_module_level_api_uses_the_configured_home(
         assert my.get_client() is client
     finally:
         client.close()
+
+
+def test_encryption_at_rest_through_the_client(tmp_path: Path) -> None:
+    import os
+
+    from modelyard.config import load_settings
+    from modelyard.exceptions import EncryptionError
+
+    key = os.urandom(32).hex()
+    with_key = TrackingClient.from_settings(load_settings(home=tmp_path, master_key=key, env={}))
+    with with_key.start_run("secret") as run:
+        run.log_text("customer list: ada, grace", "data.txt")
+    assert with_key.read_artifact(run.run_id, "data.txt") == b"customer list: ada, grace"
+    stored = [p for p in (tmp_path / "artifacts").rglob("*") if p.is_file()]
+    assert stored
+    assert all(b"customer list" not in p.read_bytes() for p in stored)
+    with_key.close()
+
+    without_key = TrackingClient.from_settings(load_settings(home=tmp_path, env={}))
+    with pytest.raises(EncryptionError, match="MODELYARD_MASTER_KEY"):
+        without_key.read_artifact(run.run_id, "data.txt")
+    without_key.close()

@@ -43,6 +43,7 @@ PROJECT_FILE = "modelyard.yaml"
 _FILE_KEYS = frozenset(
     {"home", "db_url", "artifacts_url", "master_key_file", "allow_pickle", "user"}
 )
+_FILE_TYPES: dict[str, tuple[type, ...]] = {"allow_pickle": (bool, int, str)}
 _TRUE = frozenset({"1", "true", "yes", "on"})
 _FALSE = frozenset({"0", "false", "no", "off", ""})
 
@@ -98,11 +99,12 @@ def load_settings(
 
     def pick(arg: Any, var: str, key: str) -> tuple[Any, str] | None:
         if arg is not None:
-            return arg, "argument"
+            return _check_nul(arg, f"{key} argument"), "argument"
         if env.get(var):
-            return env[var], var
+            return _check_nul(env[var], var), var
         if project.get(key) is not None:
-            return project[key], f"{PROJECT_FILE}:{key}"
+            source = f"{PROJECT_FILE}:{key}"
+            return _check_nul(project[key], source), source
         return None
 
     home_value = pick(home, "MODELYARD_HOME", "home")
@@ -164,6 +166,7 @@ def _resolve_master_key(
     key_file = env.get("MODELYARD_MASTER_KEY_FILE") or project.get("master_key_file")
     if not key_file:
         return None
+    _check_nul(key_file, "MODELYARD_MASTER_KEY_FILE / master_key_file")
     path = Path(str(key_file)).expanduser()
     path = path if path.is_absolute() else cwd / path
     try:
@@ -179,15 +182,21 @@ def _resolve_master_key(
 
 def _read_project_file(env: Mapping[str, str], cwd: Path) -> dict[str, Any]:
     explicit = env.get("MODELYARD_CONFIG")
-    path = Path(explicit) if explicit else cwd / PROJECT_FILE
+    if explicit:
+        _check_nul(explicit, "MODELYARD_CONFIG")
+    path = cwd / Path(explicit).expanduser() if explicit else cwd / PROJECT_FILE
     if not path.is_file():
         if explicit:
             raise ConfigError(f"MODELYARD_CONFIG names {path}, which is not a file", path=str(path))
         return {}
     try:
         loaded = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"cannot read {path}: {exc.strerror}", path=str(path)) from exc
     except (yaml.YAMLError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path} is not valid YAML: {exc}", path=str(path)) from exc
+    except RecursionError as exc:  # PyYAML recurses once per nesting level
+        raise ConfigError(f"{path} is not valid YAML: nested too deeply", path=str(path)) from exc
     if loaded is None:
         return {}
     if not isinstance(loaded, dict):
@@ -198,13 +207,29 @@ def _read_project_file(env: Mapping[str, str], cwd: Path) -> dict[str, Any]:
             "use master_key_file or the MODELYARD_MASTER_KEY environment variable",
             path=str(path),
         )
-    unknown = sorted(set(loaded) - _FILE_KEYS)
+    unknown = sorted(str(key) for key in loaded if key not in _FILE_KEYS)
     if unknown:
+        names = ", ".join(unknown[:10]) + (f" and {len(unknown) - 10} more" if unknown[10:] else "")
         raise ConfigError(
-            f"{path}: unknown setting(s) {', '.join(unknown)}; valid: {', '.join(sorted(_FILE_KEYS))}",
+            f"{path}: unknown setting(s) {names}; valid: {', '.join(sorted(_FILE_KEYS))}",
             path=str(path),
         )
+    for key, value in loaded.items():
+        types = _FILE_TYPES.get(key, (str,))
+        if value is not None and not isinstance(value, types):
+            raise ConfigError(
+                f"{path}: {key} must be {' or '.join(t.__name__ for t in types)}, "
+                f"not {type(value).__name__} (quote the value)",
+                path=str(path),
+            )
     return loaded
+
+
+def _check_nul(value: Any, source: str) -> Any:
+    text = os.fspath(value) if isinstance(value, os.PathLike) else value
+    if isinstance(text, str) and "\0" in text:
+        raise ConfigError(f"{source} contains a NUL character; no setting may hold one")
+    return value
 
 
 def _parse_bool(value: Any, source: str) -> bool:

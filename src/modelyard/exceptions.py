@@ -12,7 +12,7 @@ One root, typed branches; each branch also subclasses the built-in it means, so
     ├── ConflictError                      the request contradicts stored state
     ├── IntegrityError                     stored data failed a check (hash mismatch, ...)
     ├── EncryptionError                    encrypted data cannot be read (no key, wrong key)
-    ├── StoreError(RuntimeError)           the metadata database failed or is unreachable
+    ├── StoreError(RuntimeError)           the metadata database or artifact storage failed
     │   └── SchemaVersionError             the database schema is older/newer than this code
     └── MissingDependencyError(ImportError) an optional extra is not installed
 
@@ -131,7 +131,7 @@ class EncryptionError(ModelyardError):
 
 
 class StoreError(ModelyardError, RuntimeError):
-    """The metadata database failed or cannot be reached."""
+    """The metadata database or the artifact storage failed or cannot be reached."""
 
     http_status = 503
     code = "STORE_UNAVAILABLE"

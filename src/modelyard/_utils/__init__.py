@@ -1,0 +1,1 @@
+"""Small private helpers shared by every layer; domain code never lives here."""

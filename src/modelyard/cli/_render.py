@@ -7,6 +7,7 @@ from collections import Counter
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
+from rich.markup import escape
 from rich.table import Table
 
 from modelyard.store import Experiment, Run
@@ -35,14 +36,14 @@ def fmt_duration(start: int, end: int | None) -> str:
 
 
 def fmt_value(value: float | str | None) -> str:
-    """Metrics to 4 significant digits; strings as they are."""
+    """Metrics to 4 significant digits; strings escaped so rich prints them as they are."""
     if value is None:
         return ""
     if isinstance(value, float):
         if math.isnan(value):
             return "nan"
         return f"{value:.4g}"
-    return str(value)
+    return escape(str(value))
 
 
 def experiments_table(experiments: Sequence[Experiment]) -> Table:
@@ -52,7 +53,7 @@ def experiments_table(experiments: Sequence[Experiment]) -> Table:
     table.add_column("Name", style="bold")
     table.add_column("Created")
     for exp in experiments:
-        table.add_row(str(exp.experiment_id), exp.name, fmt_time(exp.created_at))
+        table.add_row(str(exp.experiment_id), escape(exp.name), fmt_time(exp.created_at))
     return table
 
 
@@ -85,7 +86,7 @@ def runs_table(
         nested = info.parent_run_id is not None and info.parent_run_id in ids
         table.add_row(
             info.run_id[:8],
-            ("└ " if nested else "") + info.name,
+            ("└ " if nested else "") + escape(info.name),
             f"[{style}]{info.status}[/]" if style else info.status,
             fmt_time(info.start_time)[5:16],
             fmt_duration(info.start_time, info.end_time),

@@ -2,21 +2,23 @@
 
 from __future__ import annotations
 
+import json
+import math
 import sys
 import traceback
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
-import click
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from modelyard import __version__
 from modelyard.config import Settings, load_settings
 from modelyard.exceptions import ModelyardError
 from modelyard.tracking import TrackingClient
 
-__all__ = ["app", "client", "console", "err_console", "main", "settings"]
+__all__ = ["app", "client", "console", "emit_json", "err_console", "main", "settings"]
 
 # Piped output (CI logs, `make demo | tee`) gets 120 columns rather than rich's 80,
 # so run tables are not squeezed into ellipses.
@@ -55,6 +57,26 @@ def _root(
     ctx.obj = {"home": home, "db_url": db_url}
 
 
+def emit_json(data: Any) -> None:
+    """Print ``data`` as plain, valid JSON (for scripts and ``jq``).
+
+    NaN becomes ``null`` and infinities the strings ``"inf"``/``"-inf"``, because
+    strict JSON has no spelling for them.
+    """
+    sys.stdout.write(json.dumps(_strict(data), indent=2, allow_nan=False) + "\n")
+    sys.stdout.flush()
+
+
+def _strict(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None if math.isnan(value) else ("inf" if value > 0 else "-inf")
+    if isinstance(value, dict):
+        return {k: _strict(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_strict(v) for v in value]
+    return value
+
+
 def settings(ctx: typer.Context) -> Settings:
     """The settings for this invocation (global options > environment > file > default)."""
     obj = ctx.find_root().obj or {}
@@ -62,8 +84,10 @@ def settings(ctx: typer.Context) -> Settings:
 
 
 def client(ctx: typer.Context) -> TrackingClient:
-    """A tracking client on the settings of this invocation."""
-    return TrackingClient.from_settings(settings(ctx))
+    """A tracking client on the settings of this invocation, closed when the command ends."""
+    tracking = TrackingClient.from_settings(settings(ctx))
+    ctx.call_on_close(tracking.close)
+    return tracking
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -71,14 +95,20 @@ def main(argv: list[str] | None = None) -> int:
     "internal error" with the traceback and exit code 1."""
     try:
         result = app(args=argv, standalone_mode=False, prog_name="modelyard")
-    except click.exceptions.Abort:
+    except typer.Abort:
         err_console.print("[yellow]aborted[/]")
         return 130
-    except click.ClickException as exc:
-        exc.show()
+    except typer.TyperException as exc:  # usage errors (exit 2) from typer's vendored click
+        show = getattr(exc, "show", None)
+        if show is not None:
+            show()
+        else:
+            err_console.print(f"Error: {exc.format_message()}", highlight=False, markup=False)
         return exc.exit_code
     except ModelyardError as exc:
-        err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        err_console.print(
+            f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True
+        )
         return 1
     except Exception:
         err_console.print("[bold red]internal error[/] (please report it with this traceback):")

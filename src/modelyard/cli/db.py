@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import typer
+from rich.markup import escape
 
 from modelyard.cli.app import console, settings
 from modelyard.store import current_revision, head_revision, make_engine, upgrade
@@ -21,7 +22,7 @@ def upgrade_db(ctx: typer.Context) -> None:
         after = current_revision(engine)
     finally:
         engine.dispose()
-    url = engine.url.render_as_string(hide_password=True)
+    url = escape(engine.url.render_as_string(hide_password=True))
     if before == after:
         console.print(f"{url} is already at revision {after} (newest).")
     else:

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import json
-
 import typer
 
 from modelyard.cli._render import experiments_table
-from modelyard.cli.app import client, console
+from modelyard.cli.app import client, console, emit_json
 
 __all__ = ["app"]
 
@@ -22,7 +20,7 @@ def list_experiments(
     """List experiments."""
     found = client(ctx).list_experiments()
     if as_json:
-        console.print_json(json.dumps([e.__dict__ | {"tags": dict(e.tags)} for e in found]))
+        emit_json([e.__dict__ | {"tags": dict(e.tags)} for e in found])
     elif not found:
         console.print("No experiments yet. Start one with `modelyard demo` or my.start_run().")
     else:

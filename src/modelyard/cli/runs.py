@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import json
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from modelyard.cli._render import fmt_duration, fmt_time, fmt_value, runs_table
-from modelyard.cli.app import client, console
+from modelyard.cli.app import client, console, emit_json
 from modelyard.exceptions import ValidationError
 from modelyard.store import Run
 
@@ -48,7 +48,7 @@ def list_runs(
     )
     if as_json:
         data = {"runs": [r.to_dict() for r in page], "next_page_token": page.next_page_token}
-        console.print_json(json.dumps(data))
+        emit_json(data)
         return
     if not page.runs:
         console.print("No runs match.")
@@ -72,7 +72,7 @@ def show_run(
     artifacts = tracking.list_artifacts(run_id)
     if as_json:
         data = run.to_dict() | {"artifacts": [a.__dict__ for a in artifacts]}
-        console.print_json(json.dumps(data))
+        emit_json(data)
         return
     info = run.info
     head = Table.grid(padding=(0, 2))
@@ -86,7 +86,7 @@ def show_run(
         ("duration", fmt_duration(info.start_time, info.end_time)),
         ("parent", info.parent_run_id or "-"),
     ):
-        head.add_row(f"[bold]{label}[/]", value)
+        head.add_row(f"[bold]{label}[/]", escape(value))
     console.print(head)
     sections = (
         ("Params", run.data.params),
@@ -107,7 +107,7 @@ def show_run(
         table.add_column("Size", justify="right")
         table.add_column("Blob (sha256)", style="dim")
         for entry in artifacts:
-            table.add_row(entry.path, f"{entry.size:,}", entry.blob[:16])
+            table.add_row(escape(entry.path), f"{entry.size:,}", entry.blob[:16])
         console.print(table)
 
 
@@ -128,7 +128,7 @@ def _compare_table(found: list[Run]) -> Table:
     table = Table(title="Run comparison")
     table.add_column("", style="bold")
     for run in found:
-        table.add_column(f"{run.info.name}\n[dim]{run.info.run_id[:8]}[/]", justify="right")
+        table.add_column(f"{escape(run.info.name)}\n[dim]{run.info.run_id[:8]}[/]", justify="right")
     table.add_row("status", *(r.info.status for r in found))
     for section in ("params", "metrics"):
         keys = sorted({k for r in found for k in getattr(r.data, section)})

@@ -40,7 +40,7 @@ def pg_database() -> Iterator[Callable[[], str]]:
         admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
         with admin.connect() as conn:
             conn.execute(text("SELECT 1"))
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - any failure means unavailable
         _pg_unavailable(str(exc).splitlines()[0])
     created: list[str] = []
 

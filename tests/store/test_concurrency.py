@@ -70,3 +70,50 @@ def test_eight_processes_on_one_sqlite_file(tmp_path: Path) -> None:
 @pytest.mark.postgres
 def test_eight_processes_on_postgres(pg_database: Callable[[], str]) -> None:
     _hammer(pg_database())
+
+
+def test_threads_sharing_one_store(store: TrackingStore) -> None:
+    """One store object used from many threads (each holds its own connection)."""
+    import threading
+
+    exp = store.get_or_create_experiment("threads").experiment_id
+    run_ids = [store.create_run(exp).run_id for _ in range(4)]
+    failures: list[BaseException] = []
+
+    def work(run_id: str) -> None:
+        try:
+            for step in range(300):
+                store.log_metric(run_id, "loss", float(step), step=step)
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            failures.append(exc)
+
+    threads = [threading.Thread(target=work, args=(r,)) for r in run_ids]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert failures == []
+    for run_id in run_ids:
+        assert len(store.get_metric_history(run_id, "loss")) == 300
+        assert store.get_run(run_id).data.metrics == {"loss": 299.0}
+
+
+def _log_from_fork(store: TrackingStore, run_id: str) -> None:
+    for step in range(100, 200):
+        store.log_metric(run_id, "loss", float(step), step=step)
+    store.get_run(run_id)
+
+
+def test_a_forked_child_can_keep_using_the_store(store: TrackingStore) -> None:
+    """After fork the child opens its own connections instead of sharing the parent's."""
+    exp = store.get_or_create_experiment("fork").experiment_id
+    run_id = store.create_run(exp).run_id
+    for step in range(100):  # the parent holds pooled and hot-path connections now
+        store.log_metric(run_id, "loss", float(step), step=step)
+    child = mp.get_context("fork").Process(target=_log_from_fork, args=(store, run_id))
+    child.start()
+    child.join(timeout=120)
+    assert child.exitcode == 0
+    for step in range(200, 300):
+        store.log_metric(run_id, "loss", float(step), step=step)
+    assert [m.step for m in store.get_metric_history(run_id, "loss")] == list(range(300))

@@ -110,7 +110,7 @@ def main(argv: list[str] | None = None) -> int:
             f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True
         )
         return 1
-    except Exception:
+    except Exception:  # noqa: BLE001 - the one place unexpected errors are reported
         err_console.print("[bold red]internal error[/] (please report it with this traceback):")
         traceback.print_exc(file=sys.stderr)
         return 1

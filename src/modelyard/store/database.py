@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import weakref
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -32,6 +34,7 @@ class Database:
         self.engine = (
             make_engine(url_or_engine) if isinstance(url_or_engine, str) else url_or_engine
         )
+        _forget_pool_after_fork(self.engine)
         dialect = self.engine.dialect.name
         # Dialect-specific INSERT, for ON CONFLICT upserts (same API on both backends).
         self._insert: Callable[..., Any] = (
@@ -63,3 +66,17 @@ class Database:
     def close(self) -> None:
         """Release pooled connections."""
         self.engine.dispose()
+
+
+def _forget_pool_after_fork(engine: Engine) -> None:
+    # A forked child must not reuse the parent's pooled connections (two processes
+    # on one SQLite handle or PostgreSQL socket corrupt each other). The child
+    # drops them without closing them; the parent keeps using its own.
+    ref = weakref.ref(engine)
+
+    def forget() -> None:
+        alive = ref()
+        if alive is not None:
+            alive.dispose(close=False)
+
+    os.register_at_fork(after_in_child=forget)

@@ -74,7 +74,7 @@ class MetricWriter:
     def _discard(self, conn: PoolProxiedConnection) -> None:
         try:
             conn.rollback()
-        except Exception:
+        except Exception:  # noqa: BLE001 - the connection is discarded either way
             conn.invalidate()
         conn.close()
         self._local.conn = None

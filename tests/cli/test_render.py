@@ -119,3 +119,16 @@ def test_runs_table_indents_children_whose_parent_is_shown() -> None:
     assert "└ child" in text
     assert "└ orphan" not in text
     assert "1.5s" in text
+
+
+def test_sparkline_scales_between_min_and_max() -> None:
+    from modelyard.cli._render import sparkline
+
+    assert sparkline([0.0, 0.5, 1.0]) == "▁▅█"
+    assert sparkline([2.0, 2.0]) == "▄▄"
+    assert sparkline([1.0, float("nan"), 3.0]) == "▁ █"
+    assert sparkline([float("nan")] * 3) == ""
+    long = sparkline([float(i) for i in range(1000)], width=30)
+    assert len(long) == 30
+    assert long[0] == "▁"
+    assert long[-1] == "█"

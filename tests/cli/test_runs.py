@@ -187,11 +187,11 @@ def test_show_prints_attributes_params_metrics_tags_and_artifacts(
     cells = {row[0]: row[1:] for row in rows(result.out)}
     assert cells["model"] == ["rf"]
     assert cells["lr"] == ["0.1"]
-    assert cells["auc"] == ["0.91"]
-    assert cells["recall"] == ["0.25"]
+    assert cells["auc"][:2] == ["0.91", "1"]  # latest, number of steps
+    assert cells["recall"][:2] == ["0.25", "1"]
     assert cells["team"] == ["risk"]
     assert cells["notes.txt"][0] == "2"
-    for title in ("Params", "Metrics (latest)", "Tags", "Artifacts"):
+    for title in ("Params", "Metrics", "Tags", "Artifacts"):
         assert title in words(result.out)
 
 
@@ -293,3 +293,12 @@ def test_compare_prints_markup_verbatim(cli: CLI, tracking: TrackingClient) -> N
     assert result.code == 0, result.err
     assert header(result.out)[1:] == ["[/]", "[b]bold"]
     assert "[i][/]" in result.out
+
+
+def test_show_charts_metric_history(cli: CLI, tracking: TrackingClient) -> None:
+    with tracking.start_run("hist", run_name="curve") as run:
+        for step, loss in enumerate([1.0, 0.5, 0.25, 0.1]):
+            run.log_metric("loss", loss, step=step)
+    out = cli("runs", "show", run.run_id).out
+    assert "█▄▂▁" in out
+    assert "Steps" in out

@@ -12,7 +12,14 @@ from rich.table import Table
 
 from modelyard.store import Experiment, Run
 
-__all__ = ["experiments_table", "fmt_duration", "fmt_time", "fmt_value", "runs_table"]
+__all__ = [
+    "experiments_table",
+    "fmt_duration",
+    "fmt_time",
+    "fmt_value",
+    "runs_table",
+    "sparkline",
+]
 
 _STATUS_STYLE = {"FINISHED": "green", "FAILED": "red", "KILLED": "yellow", "RUNNING": "cyan"}
 
@@ -44,6 +51,29 @@ def fmt_value(value: float | str | None) -> str:
             return "nan"
         return f"{value:.4g}"
     return escape(str(value))
+
+
+_BARS = "▁▂▃▄▅▆▇█"
+
+
+def sparkline(values: Sequence[float], width: int = 30) -> str:
+    """A one-line chart of a metric's history (down-sampled to ``width`` points).
+
+    Non-finite points (NaN, inf) show as a blank.
+    """
+    if len(values) > width:
+        step = len(values) / width
+        values = [values[int(i * step)] for i in range(width - 1)] + [values[-1]]
+    finite = [v for v in values if math.isfinite(v)]
+    if not finite:
+        return ""
+    low, high = min(finite), max(finite)
+    span = high - low
+    top = len(_BARS) - 1
+    return "".join(
+        " " if not math.isfinite(v) else _BARS[round((v - low) / span * top) if span else top // 2]
+        for v in values
+    )
 
 
 def experiments_table(experiments: Sequence[Experiment]) -> Table:

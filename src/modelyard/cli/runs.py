@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import math
 from typing import Annotated
 
 import typer
 from rich.markup import escape
 from rich.table import Table
 
-from modelyard.cli._render import fmt_duration, fmt_time, fmt_value, runs_table
+from modelyard.cli._render import fmt_duration, fmt_time, fmt_value, runs_table, sparkline
 from modelyard.cli.app import client, console, emit_json
 from modelyard.exceptions import ValidationError
 from modelyard.store import Run
+from modelyard.tracking import TrackingClient
 
 __all__ = ["app"]
 
@@ -88,19 +90,16 @@ def show_run(
     ):
         head.add_row(f"[bold]{label}[/]", escape(value))
     console.print(head)
-    sections = (
-        ("Params", run.data.params),
-        ("Metrics (latest)", run.data.metrics),
-        ("Tags", run.data.tags),
-    )
-    for title, values in sections:
+    for title, values in (("Params", run.data.params), ("Tags", run.data.tags)):
         if values:
             table = Table(title=title)
             table.add_column("Key", style="bold")
-            table.add_column("Value", justify="right" if title.startswith("Metrics") else "left")
+            table.add_column("Value")
             for key in sorted(values):
-                table.add_row(key, fmt_value(values[key]))
+                table.add_row(escape(key), fmt_value(values[key]))
             console.print(table)
+    if run.data.metrics:
+        console.print(_metrics_table(tracking, run))
     if artifacts:
         table = Table(title="Artifacts")
         table.add_column("Path", style="bold")
@@ -122,6 +121,28 @@ def compare_runs(
     tracking = client(ctx)
     found = [tracking.get_run(run_id) for run_id in run_ids]
     console.print(_compare_table(found))
+
+
+def _metrics_table(tracking: TrackingClient, run: Run) -> Table:
+    table = Table(title="Metrics")
+    table.add_column("Key", style="bold")
+    table.add_column("Latest", justify="right")
+    table.add_column("Steps", justify="right")
+    table.add_column("Min", justify="right")
+    table.add_column("Max", justify="right")
+    table.add_column("History", style="cyan", no_wrap=True)
+    for key in sorted(run.data.metrics):
+        values = [m.value for m in tracking.get_metric_history(run.info.run_id, key)]
+        finite = [v for v in values if math.isfinite(v)]
+        table.add_row(
+            escape(key),
+            fmt_value(run.data.metrics[key]),
+            str(len(values)),
+            fmt_value(min(finite)) if finite else "",
+            fmt_value(max(finite)) if finite else "",
+            sparkline(values) if len(values) > 1 else "",
+        )
+    return table
 
 
 def _compare_table(found: list[Run]) -> Table:

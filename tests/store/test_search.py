@@ -150,3 +150,32 @@ def test_bad_order_by_and_paging_arguments(store: TrackingStore) -> None:
         store.search_runs([exp], max_results=10**9)
     with pytest.raises(ValidationError, match="page_token"):
         store.search_runs([exp], page_token="not-a-token")
+    with pytest.raises(ValidationError, match="limit is 10"):
+        store.search_runs([exp], order_by=["metrics.a"] * 11)
+    with pytest.raises(FilterSyntaxError, match="must be a string"):
+        store.search_runs([exp], order_by=[42])  # type: ignore[list-item]
+
+
+@pytest.mark.parametrize(
+    ("bad", "message"),
+    [
+        ("(" * 2_000 + "metrics.a > 1" + ")" * 2_000, "nest deeper than 32"),
+        (" and ".join(["metrics.a > 1"] * 101), "more than 100 conditions"),
+        ("params.p = '" + "x" * 20_000 + "'", "limit is 10,000"),
+    ],
+)
+def test_huge_or_deeply_nested_filters_are_refused(
+    store: TrackingStore, bad: str, message: str
+) -> None:
+    exp = store.create_experiment("huge").experiment_id
+    with pytest.raises(FilterSyntaxError, match=message):
+        store.search_runs([exp], filter_string=bad)
+
+
+def test_the_largest_allowed_filter_runs(store: TrackingStore) -> None:
+    exp = store.create_experiment("large").experiment_id
+    run_id = store.create_run(exp).run_id
+    store.log_metric(run_id, "a", 2.0)
+    nested = "(" * 32 + "metrics.a > 1" + ")" * 32
+    many = " and ".join(["metrics.a > 1"] * 99 + [nested])
+    assert [r.run_id for r in store.search_runs([exp], filter_string=many)] == [run_id]

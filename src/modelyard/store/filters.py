@@ -23,6 +23,9 @@ from modelyard.exceptions import FilterSyntaxError
 
 __all__ = [
     "ATTRIBUTES",
+    "MAX_COMPARISONS",
+    "MAX_FILTER_LENGTH",
+    "MAX_NESTING",
     "BoolOp",
     "Comparison",
     "Field",
@@ -30,6 +33,10 @@ __all__ = [
     "parse_filter",
     "parse_order_by",
 ]
+
+MAX_FILTER_LENGTH = 10_000
+MAX_NESTING = 32
+MAX_COMPARISONS = 100
 
 FieldKind = Literal["metric", "param", "tag", "attribute"]
 Value = float | str | tuple[float | str, ...] | None
@@ -135,9 +142,21 @@ def _tokenize(text: str) -> list[_Tok]:
 
 class _Parser:
     def __init__(self, text: str) -> None:
+        if not isinstance(text, str):
+            raise FilterSyntaxError(
+                f"a filter must be a string, got {type(text).__name__}", text=repr(text), position=0
+            )
+        if len(text) > MAX_FILTER_LENGTH:
+            raise FilterSyntaxError(
+                f"the filter is {len(text):,} characters; the limit is {MAX_FILTER_LENGTH:,}",
+                text=text[:60] + "...",
+                position=0,
+            )
         self.text = text
         self.toks = _tokenize(text)
         self.i = 0
+        self.depth = 0
+        self.comparisons = 0
 
     # -- helpers ---------------------------------------------------------
     @property
@@ -187,10 +206,18 @@ class _Parser:
         return items[0] if len(items) == 1 else BoolOp("and", tuple(items))
 
     def primary(self) -> Comparison | BoolOp:
+        tok = self.tok
         if self.punct("("):
+            self.depth += 1
+            if self.depth > MAX_NESTING:
+                raise self.error(f"parentheses nest deeper than {MAX_NESTING} levels", tok)
             expr = self.or_expr()
             self.expect_punct(")", "')' to close the parenthesis")
+            self.depth -= 1
             return expr
+        self.comparisons += 1
+        if self.comparisons > MAX_COMPARISONS:
+            raise self.error(f"the filter has more than {MAX_COMPARISONS} conditions", tok)
         return self.comparison()
 
     def field(self) -> Field:

@@ -58,9 +58,10 @@ from modelyard.store.schema import (
 from modelyard.store.schema import metrics as metrics_t
 from modelyard.store.schema import tags as tags_t
 
-__all__ = ["MAX_RESULTS_LIMIT", "TrackingStore", "now_ms"]
+__all__ = ["MAX_ORDER_BY", "MAX_RESULTS_LIMIT", "TrackingStore", "now_ms"]
 
 MAX_RESULTS_LIMIT = 50_000
+MAX_ORDER_BY = 10
 _METRIC_COLUMNS = ("run_id", "key", "value", "is_nan", "step", "timestamp")
 
 
@@ -411,6 +412,10 @@ class TrackingStore(Database):
                 "and page through the rest with page_token"
             )
         where = search.compile_filter(parse_filter(filter_string))
+        if len(order_by) > MAX_ORDER_BY:
+            raise ValidationError(
+                f"{len(order_by)} order-by clauses given; the limit is {MAX_ORDER_BY}"
+            )
         keys = [parse_order_by(clause) for clause in order_by]
         offset = search.decode_page_token(page_token)
         query = select(runs).where(

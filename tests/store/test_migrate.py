@@ -96,3 +96,16 @@ def test_sqlite_pragmas(tmp_path: Path) -> None:
 def test_bad_database_urls(url: str) -> None:
     with pytest.raises(ConfigError):
         make_engine(url)
+
+
+def test_sqlite_tables_match_the_schema_options(tmp_path: Path) -> None:
+    """Table options autogenerate does not compare (WITHOUT ROWID) must agree too."""
+    url = f"sqlite:///{tmp_path / 'opts.db'}"
+    TrackingStore(url).close()
+    engine = make_engine(url)
+    with engine.connect() as conn:
+        created = dict(conn.exec_driver_sql("SELECT name, sql FROM sqlite_master").all())
+    engine.dispose()
+    for table in metadata.sorted_tables:
+        wanted = table.dialect_options["sqlite"]["with_rowid"] is False
+        assert ("WITHOUT ROWID" in created[table.name]) == wanted, table.name

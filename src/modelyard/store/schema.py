@@ -6,7 +6,9 @@ deployments, monitors, pipelines, users, audit) adds its tables here *and* in a
 new migration; ``tests/store/test_migrations.py`` checks the two agree.
 
 Times are integer milliseconds since the epoch (UTC), as in MLflow, so they sort
-and compare the same on every backend.
+and compare the same on every backend. Tables keyed by (run, key) are
+``WITHOUT ROWID`` on SQLite, so a run's rows sit together in primary-key order
+and loading a page of runs reads them in one sweep per run.
 """
 
 from __future__ import annotations
@@ -78,6 +80,7 @@ experiment_tags = Table(
     ),
     Column("key", String(KEY_MAX), primary_key=True),
     Column("value", Text, nullable=False),
+    sqlite_with_rowid=False,
 )
 
 runs = Table(
@@ -110,6 +113,7 @@ params = Table(
     Column("run_id", String(32), ForeignKey("runs.run_id", ondelete="CASCADE"), primary_key=True),
     Column("key", String(KEY_MAX), primary_key=True),
     Column("value", Text, nullable=False),
+    sqlite_with_rowid=False,
 )
 
 tags = Table(
@@ -118,6 +122,7 @@ tags = Table(
     Column("run_id", String(32), ForeignKey("runs.run_id", ondelete="CASCADE"), primary_key=True),
     Column("key", String(KEY_MAX), primary_key=True),
     Column("value", Text, nullable=False),
+    sqlite_with_rowid=False,
 )
 
 # Every point ever logged. NaN is kept as is_nan=True with value 0, because SQLite
@@ -150,6 +155,7 @@ latest_metrics = Table(
     Column("step", BigInteger, nullable=False),
     Column("timestamp", BigInteger, nullable=False),
     Index(None, "key", "value"),
+    sqlite_with_rowid=False,
 )
 
 run_artifacts = Table(
@@ -160,4 +166,5 @@ run_artifacts = Table(
     Column("blob", String(64), nullable=False),
     Column("size", BigInteger, nullable=False),
     Column("created_at", BigInteger, nullable=False),
+    sqlite_with_rowid=False,
 )

@@ -37,6 +37,7 @@ def upgrade() -> None:
             name="fk_experiment_tags_experiment_id_experiments",
             ondelete="CASCADE",
         ),
+        sqlite_with_rowid=False,
     )
     op.create_table(
         "runs",
@@ -79,6 +80,7 @@ def upgrade() -> None:
             sa.ForeignKeyConstraint(
                 ["run_id"], ["runs.run_id"], name=f"fk_{name}_run_id_runs", ondelete="CASCADE"
             ),
+            sqlite_with_rowid=False,
         )
     op.create_table(
         "metrics",
@@ -112,6 +114,7 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(
             ["run_id"], ["runs.run_id"], name="fk_latest_metrics_run_id_runs", ondelete="CASCADE"
         ),
+        sqlite_with_rowid=False,
     )
     op.create_index("ix_latest_metrics_key_value", "latest_metrics", ["key", "value"])
     op.create_table(
@@ -125,6 +128,7 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(
             ["run_id"], ["runs.run_id"], name="fk_run_artifacts_run_id_runs", ondelete="CASCADE"
         ),
+        sqlite_with_rowid=False,
     )
 
 

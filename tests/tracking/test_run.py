@@ -171,3 +171,19 @@ def test_identical_artifacts_share_one_blob(client: TrackingClient) -> None:
         first = a.log_text("same", "x.txt")
         second = b.log_text("same", "y.txt")
     assert first.blob == second.blob
+
+
+def test_a_failure_whose_message_cannot_be_stored_still_fails_the_run(
+    client: TrackingClient,
+) -> None:
+    with pytest.raises(ValueError, match="bad"), client.start_run("churn") as run:
+        raise ValueError("bad \x00 byte")
+    stored = client.get_run(run.run_id)
+    assert stored.info.status == "FAILED"
+    assert stored.data.tags["error"] == "ValueError: bad \\x00 byte"
+
+
+def test_an_explicit_end_is_kept(client: TrackingClient) -> None:
+    with client.start_run("churn") as run:
+        run.end("KILLED")
+    assert client.get_run(run.run_id).info.status == "KILLED"

@@ -48,8 +48,9 @@ def connect(
     )
     client = TrackingClient.from_settings(settings)
     with _lock:
-        old, _client, _client_pid = _client, client, os.getpid()
-    if old is not None and _client_pid == os.getpid():
+        old, old_pid = _client, _client_pid
+        _client, _client_pid = client, os.getpid()
+    if old is not None and old_pid == os.getpid():  # a parent's client is not ours to close
         old.close()
     return client
 

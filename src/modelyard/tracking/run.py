@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 import os
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -12,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from modelyard.exceptions import NotFoundError, ValidationError
+from modelyard.exceptions import ModelyardError, NotFoundError, ValidationError
 from modelyard.store import ArtifactEntry, Metric, Run, now_ms
 
 if TYPE_CHECKING:
@@ -20,6 +21,7 @@ if TYPE_CHECKING:
 
 __all__ = ["ActiveRun"]
 
+_log = logging.getLogger(__name__)
 _FIGURE_FORMATS = {".png", ".svg", ".pdf", ".jpg", ".jpeg"}
 
 
@@ -37,6 +39,7 @@ class ActiveRun:
         self.run_id = run.info.run_id
         self.experiment_id = run.info.experiment_id
         self.name = run.info.name
+        self._ended = False
 
     def __repr__(self) -> str:
         return f"ActiveRun(run_id={self.run_id!r}, name={self.name!r})"
@@ -51,19 +54,26 @@ class ActiveRun:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
+        if self._ended:
+            return
         if exc_type is None:
             self.end("FINISHED")
-        elif issubclass(exc_type, KeyboardInterrupt):
-            self.end("KILLED")
-        else:
-            self._transport.log_batch(
-                self.run_id, tags={"error": f"{exc_type.__name__}: {exc}"[:8000]}
-            )
-            self.end("FAILED")
+            return
+        # The block's own exception must propagate whatever happens here, so the
+        # bookkeeping is best effort (the store may be what failed).
+        status = "KILLED" if issubclass(exc_type, KeyboardInterrupt) else "FAILED"
+        try:
+            if status == "FAILED":
+                message = f"{exc_type.__name__}: {exc}".replace("\x00", "\\x00")
+                self._transport.log_batch(self.run_id, tags={"error": message[:8000]})
+            self.end(status)
+        except ModelyardError:
+            _log.exception("could not record the end of run %s as %s", self.run_id, status)
 
     def end(self, status: str = "FINISHED") -> None:
-        """End the run with ``status`` (FINISHED, FAILED or KILLED)."""
+        """End the run with ``status`` (FINISHED, FAILED or KILLED); the block won't override it."""
         self._transport.update_run(self.run_id, status=status)
+        self._ended = True
 
     def get(self) -> Run:
         """The run as stored now (params, tags, latest metrics)."""

@@ -156,9 +156,9 @@ class LocalTransport:
         (an unreferenced blob is harmless and is reused by the next identical write).
         """
         self.store.get_run(run_id)  # fail before uploading anything
+        checked = {validate_logical_path(path): source for path, source in files.items()}
         entries = []
-        for path, source in files.items():
-            logical = validate_logical_path(path)
+        for logical, source in checked.items():
             ref = (
                 self.blobs.put_bytes(source)
                 if isinstance(source, bytes)

@@ -187,3 +187,19 @@ def test_an_explicit_end_is_kept(client: TrackingClient) -> None:
     with client.start_run("churn") as run:
         run.end("KILLED")
     assert client.get_run(run.run_id).info.status == "KILLED"
+
+
+def test_a_folder_with_an_unloggable_name_logs_nothing(
+    client: TrackingClient, tmp_path: Path
+) -> None:
+    folder = tmp_path / "mixed"
+    folder.mkdir()
+    (folder / "fine.txt").write_text("ok")
+    (folder / "back\\slash.txt").write_text("bad name")
+    with client.start_run("churn") as run:
+        with pytest.raises(ValidationError, match="backslash"):
+            run.log_artifact(folder)
+        assert client.list_artifacts(run.run_id) == []
+    assert not (tmp_path / "artifacts").exists() or not any(
+        p.is_file() for p in (tmp_path / "artifacts").rglob("*")
+    )

@@ -58,8 +58,8 @@ def list_runs(
     console.print(runs_table(page.runs, metrics=metric or None))
     if page.next_page_token:
         console.print(f"more: --page-token {page.next_page_token}")
-    full_ids = [run.info.run_id for run in page.runs[:1]]
-    console.print(f"[dim]full ids: --json; details: modelyard runs show {full_ids[0]}[/]")
+    first = page.runs[0].info.run_id
+    console.print(f"[dim]full ids: --json; details: modelyard runs show {first}[/]")
 
 
 @app.command("show")

@@ -22,6 +22,7 @@ __all__ = [
     "metric_row",
     "newest_per_key",
     "now_ms",
+    "run_info_from_row",
     "run_not_found",
 ]
 
@@ -89,7 +90,12 @@ def load_runs(conn: Connection, rows: Sequence[Sequence[Any]]) -> list[Run]:
         query = select(lm.run_id, lm.key, lm.value, lm.is_nan).where(lm.run_id.in_(chunk))
         for rid, key, value, is_nan in fetch_tuples(conn, query):
             found[rid][1][key] = math.nan if is_nan else value
-    return [Run(RunInfo(*[row[i] for i in _INFO_ORDER]), RunData(*found[row[0]])) for row in rows]
+    return [Run(run_info_from_row(row), RunData(*found[row[0]])) for row in rows]
+
+
+def run_info_from_row(row: Sequence[Any]) -> RunInfo:
+    """A :class:`RunInfo` from a row of ``select(runs)`` (a Row or a plain tuple)."""
+    return RunInfo(*[row[i] for i in _INFO_ORDER])
 
 
 def metric_row(run_id: str, metric: Metric) -> dict[str, Any]:

@@ -7,6 +7,7 @@ method is one transaction: when it returns, what it wrote is committed.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
@@ -43,6 +44,7 @@ from modelyard.store.rows import (
     metric_row,
     newest_per_key,
     now_ms,
+    run_info_from_row,
     run_not_found,
 )
 from modelyard.store.schema import (
@@ -217,21 +219,20 @@ class TrackingStore(Database):
                 raise NotFoundError(f"no experiment with id {experiment_id}")
             if parent_run_id is not None:
                 self._require_run(conn, parent_run_id, "parent run")
-            conn.execute(
-                runs.insert().values(
-                    run_id=run_id,
-                    experiment_id=experiment_id,
-                    name=name,
-                    parent_run_id=parent_run_id,
-                    status="RUNNING",
-                    user_id=user_id,
-                    start_time=start_time if start_time is not None else now_ms(),
-                    lifecycle_stage="active",
-                )
+            info = RunInfo(
+                run_id=run_id,
+                experiment_id=experiment_id,
+                name=name,
+                status="RUNNING",
+                user_id=user_id,
+                start_time=start_time if start_time is not None else now_ms(),
+                end_time=None,
+                parent_run_id=parent_run_id,
             )
+            conn.execute(runs.insert().values(**dataclasses.asdict(info)))
             if tag_rows:
                 conn.execute(tags_t.insert(), tag_rows)
-        return self.get_run(run_id).info
+        return info
 
     def update_run(self, run_id: str, *, status: str, end_time: int | None = None) -> RunInfo:
         """Set a run's status (and end time for terminal statuses).
@@ -246,12 +247,15 @@ class TrackingStore(Database):
             )
         if status in ("FINISHED", "FAILED", "KILLED") and end_time is None:
             end_time = now_ms()
+        validation.check_run_id(run_id)
         with self._write() as conn:
-            self._require_run(conn, run_id)
+            row = conn.execute(select(runs).where(runs.c.run_id == run_id)).one_or_none()
+            if row is None:
+                raise run_not_found(run_id)
             conn.execute(
                 update(runs).where(runs.c.run_id == run_id).values(status=status, end_time=end_time)
             )
-        return self.get_run(run_id).info
+        return dataclasses.replace(run_info_from_row(row), status=status, end_time=end_time)
 
     def get_run(self, run_id: str) -> Run:
         """The run with its params, tags and latest metrics.
@@ -276,7 +280,7 @@ class TrackingStore(Database):
         self, run_id: str, key: str, value: float, step: int = 0, timestamp: int | None = None
     ) -> None:
         """Record one metric point (the hot path: one short write transaction)."""
-        self.log_batch(run_id, metrics=[Metric(key, value, step, timestamp or now_ms())])
+        self.log_batch(run_id, metrics=[Metric(key, value, step, timestamp or 0)])
 
     def log_batch(
         self,
@@ -335,8 +339,7 @@ class TrackingStore(Database):
 
     def _raise_missing_run(self, run_id: str, exc: Exception) -> None:
         with self._read() as conn:
-            if conn.execute(select(runs.c.run_id).where(runs.c.run_id == run_id)).first() is None:
-                raise run_not_found(run_id) from exc
+            self._require_run(conn, run_id)  # NotFoundError when that was the cause
         raise StoreError(f"could not write to run {run_id}: {exc}") from exc
 
     def _upsert_latest(self) -> Insert:

@@ -95,3 +95,34 @@ def client(store: TrackingStore, tmp_path: Path) -> TrackingClient:
     return TrackingClient(
         LocalTransport(store, BlobStore(str(tmp_path / "artifacts"))), user="tester"
     )
+
+
+REDIS_URL = os.environ.get("MODELYARD_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+
+
+@pytest.fixture
+def redis_url() -> str:
+    """The URL of a reachable Redis (skipped locally when down; a failure in CI)."""
+    import redis
+
+    try:
+        client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2)
+        client.ping()
+        client.close()
+    except Exception as exc:  # noqa: BLE001 - any failure means unavailable
+        if IN_CI:
+            pytest.fail(f"Redis is required in CI but unavailable: {exc}")
+        pytest.skip(f"Redis unavailable: {exc}")
+    return REDIS_URL
+
+
+@pytest.fixture
+def stream_name(redis_url: str) -> Iterator[str]:
+    """A fresh Redis stream key, deleted (with its dead-letter stream) afterwards."""
+    import redis
+
+    name = f"modelyard-test-{uuid.uuid4().hex[:12]}"
+    yield name
+    client = redis.Redis.from_url(redis_url)
+    client.delete(name, f"{name}:dead-letter")
+    client.close()

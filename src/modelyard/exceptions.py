@@ -6,7 +6,8 @@ One root, typed branches; each branch also subclasses the built-in it means, so
     ModelyardError
     ├── ConfigError(ValueError)            bad or missing configuration
     ├── ValidationError(ValueError)        bad input from the caller
-    │   └── FilterSyntaxError              a search filter that does not parse
+    │   ├── FilterSyntaxError              a search filter that does not parse
+    │   └── DataQualityError               data failed its validation rules (carries the report)
     ├── NotFoundError(KeyError)            no such experiment / run / blob / artifact
     ├── AlreadyExistsError                 a name that must be unique is taken
     ├── ConflictError                      the request contradicts stored state
@@ -29,6 +30,7 @@ __all__ = [
     "AlreadyExistsError",
     "ConfigError",
     "ConflictError",
+    "DataQualityError",
     "EncryptionError",
     "FilterSyntaxError",
     "IntegrityError",
@@ -90,6 +92,20 @@ class FilterSyntaxError(ValidationError):
         super().__init__(message + pointer, text=text, position=position)
         self.text = text
         self.position = position
+
+
+class DataQualityError(ValidationError):
+    """Data failed validation rules whose ``on_fail`` is ``error``.
+
+    ``report`` is the full validation report (every rule, pass or fail), so a
+    caller can show what failed and why without re-running the rules.
+    """
+
+    code = "DATA_QUALITY"
+
+    def __init__(self, message: str, *, report: Any, **details: Any) -> None:
+        super().__init__(message, **details)
+        self.report = report
 
 
 class NotFoundError(ModelyardError, KeyError):

@@ -1,0 +1,1 @@
+"""Data: versioned datasets, their sources, profiles, validation rules, masking and splits."""

@@ -14,7 +14,9 @@ from modelyard.exceptions import ConfigError
 
 KEY = bytes(range(32))
 OTHER_KEY = bytes(range(100, 132))
-VALID_FILE_KEYS = "valid: allow_pickle, artifacts_url, db_url, home, master_key_file, user"
+VALID_FILE_KEYS = (
+    "valid: allow_pickle, artifacts_url, db_url, home, mask_key_file, master_key_file, user"
+)
 
 
 def load(cwd: Path, env: dict[str, str] | None = None, **kwargs: object) -> Settings:
@@ -474,3 +476,48 @@ def test_deep_nesting_is_a_config_error(tmp_path: Path) -> None:
     write_project(tmp_path, "home: " + "[" * 100_000 + "]" * 100_000 + "\n")
     with pytest.raises(ConfigError, match="not valid YAML"):
         load(tmp_path)
+
+
+MASK_KEY = b"m" * 24
+
+
+def test_mask_key_from_each_source(tmp_path: Path) -> None:
+    assert load(tmp_path).mask_key is None
+    assert load(tmp_path, mask_key=MASK_KEY).mask_key == MASK_KEY
+    assert load(tmp_path, mask_key=MASK_KEY.hex()).mask_key == MASK_KEY
+    assert load(tmp_path, {"MODELYARD_MASK_KEY": MASK_KEY.hex()}).mask_key == MASK_KEY
+    (tmp_path / "mask").write_text(MASK_KEY.hex() + "\n")
+    assert load(tmp_path, {"MODELYARD_MASK_KEY_FILE": "mask"}).mask_key == MASK_KEY
+    write_project(tmp_path, "mask_key_file: mask\n")
+    assert load(tmp_path).mask_key == MASK_KEY
+
+
+def test_mask_key_order(tmp_path: Path) -> None:
+    other = b"o" * 16
+    env = {"MODELYARD_MASK_KEY": other.hex()}
+    assert load(tmp_path, env).mask_key == other
+    assert load(tmp_path, env, mask_key=MASK_KEY).mask_key == MASK_KEY
+
+
+@pytest.mark.parametrize("value", ["short", b"x" * 15, "00" * 15, ""])
+def test_a_short_or_undecodable_mask_key_is_refused(tmp_path: Path, value: str | bytes) -> None:
+    with pytest.raises(ConfigError, match="16 bytes or more"):
+        load(tmp_path, mask_key=value)
+
+
+def test_a_mask_key_in_the_file_is_refused_without_echoing_it(tmp_path: Path) -> None:
+    write_project(tmp_path, f"mask_key: {MASK_KEY.hex()}\n")
+    with pytest.raises(ConfigError, match="holds mask_key") as info:
+        load(tmp_path)
+    assert MASK_KEY.hex() not in str(info.value)
+    assert "MODELYARD_MASK_KEY" in str(info.value)
+
+
+def test_settings_hide_the_mask_key(tmp_path: Path) -> None:
+    assert MASK_KEY.hex() not in repr(load(tmp_path, mask_key=MASK_KEY))
+    assert "mask_key" not in repr(load(tmp_path, mask_key=MASK_KEY))
+
+
+def test_an_unreadable_mask_key_file_names_the_setting(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="MODELYARD_MASK_KEY_FILE"):
+        load(tmp_path, {"MODELYARD_MASK_KEY_FILE": "missing"})

@@ -13,13 +13,17 @@ db_url                 ``MODELYARD_DB_URL``          ``sqlite:///<home>/modelyar
 artifacts_url          ``MODELYARD_ARTIFACTS_URL``   ``<home>/artifacts``
 master_key             ``MODELYARD_MASTER_KEY``      none (artifacts are stored in the clear)
 master_key_file        ``MODELYARD_MASTER_KEY_FILE`` none
+mask_key               ``MODELYARD_MASK_KEY``        none (``hmac`` masking is refused)
+mask_key_file          ``MODELYARD_MASK_KEY_FILE``   none
 allow_pickle           ``MODELYARD_ALLOW_PICKLE``    false
 user                   ``MODELYARD_USER``            the login name
 =====================  ============================  ==========================================
 
 The project file is ``modelyard.yaml`` in the working directory, or the file
-named by ``MODELYARD_CONFIG``. It may not hold the master key itself (secrets do
-not belong in a file that gets committed), only ``master_key_file``.
+named by ``MODELYARD_CONFIG``. It may not hold the master key or the mask key
+itself (secrets do not belong in a file that gets committed), only
+``master_key_file`` and ``mask_key_file``. The mask key is the secret of keyed
+HMAC-SHA256 pseudonymisation at ingestion: 16 bytes or more, given as hex or base64.
 """
 
 from __future__ import annotations
@@ -28,7 +32,7 @@ import base64
 import binascii
 import getpass
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -37,11 +41,11 @@ import yaml
 
 from modelyard.exceptions import ConfigError
 
-__all__ = ["PROJECT_FILE", "Settings", "load_settings", "parse_master_key"]
+__all__ = ["PROJECT_FILE", "Settings", "load_settings", "parse_mask_key", "parse_master_key"]
 
 PROJECT_FILE = "modelyard.yaml"
 _FILE_KEYS = frozenset(
-    {"home", "db_url", "artifacts_url", "master_key_file", "allow_pickle", "user"}
+    {"home", "db_url", "artifacts_url", "master_key_file", "mask_key_file", "allow_pickle", "user"}
 )
 _FILE_TYPES: dict[str, tuple[type, ...]] = {"allow_pickle": (bool, int, str)}
 _TRUE = frozenset({"1", "true", "yes", "on"})
@@ -62,6 +66,7 @@ class Settings:
     master_key: bytes | None = field(default=None, repr=False)
     allow_pickle: bool = False
     user: str = "unknown"
+    mask_key: bytes | None = field(default=None, repr=False)
 
 
 def load_settings(
@@ -72,6 +77,7 @@ def load_settings(
     master_key: bytes | str | None = None,
     allow_pickle: bool | None = None,
     user: str | None = None,
+    mask_key: bytes | str | None = None,
     env: Mapping[str, str] | None = None,
     cwd: Path | None = None,
 ) -> Settings:
@@ -84,6 +90,7 @@ def load_settings(
         master_key: 32-byte key (raw, base64 or hex) for encryption at rest.
         allow_pickle: Allow loading pickled models (off unless the operator opts in).
         user: Name recorded on runs.
+        mask_key: Secret (16+ bytes, raw, hex or base64) for ``hmac`` masking of PII.
         env: Environment to read (defaults to ``os.environ``).
         cwd: Folder to look for ``modelyard.yaml`` in (defaults to the working directory).
 
@@ -121,9 +128,10 @@ def load_settings(
         home=home_path,
         db_url=str(db[0]) if db else f"sqlite:///{home_path / 'modelyard.db'}",
         artifacts_url=str(arts[0]) if arts else str(home_path / "artifacts"),
-        master_key=_resolve_master_key(master_key, env, project, cwd),
+        master_key=_resolve_secret(master_key, env, project, cwd, _MASTER),
         allow_pickle=_parse_bool(*pickle_value) if pickle_value else False,
         user=str(user_value[0]) if user_value else _login_name(),
+        mask_key=_resolve_secret(mask_key, env, project, cwd, _MASK),
     )
 
 
@@ -156,28 +164,74 @@ def _b64(text: str) -> bytes:
     return base64.b64decode(text, validate=True)
 
 
-def _resolve_master_key(
-    arg: bytes | str | None, env: Mapping[str, str], project: Mapping[str, Any], cwd: Path
+def parse_mask_key(value: bytes | str, source: str = "mask key") -> bytes:
+    """Decode the HMAC masking secret: 16 bytes or more, as raw bytes, hex or base64.
+
+    Raises:
+        ConfigError: The value is shorter than 16 bytes or not hex/base64.
+    """
+    if isinstance(value, bytes) and len(value) >= 16:
+        return value
+    text = value.decode("ascii", "replace") if isinstance(value, bytes) else value
+    text = text.strip()
+    for decode in (bytes.fromhex, _b64):
+        try:
+            key = decode(text)
+        except (ValueError, binascii.Error):
+            continue
+        if len(key) >= 16:
+            return key
+    raise ConfigError(
+        f"{source} is not a usable masking secret: expected 16 bytes or more as hex or "
+        'base64 (e.g. the output of `python -c "import os;print(os.urandom(32).hex())"`)',
+        setting=source,
+    )
+
+
+@dataclass(frozen=True)
+class _Secret:
+    name: str  # argument / yaml key
+    var: str  # environment variable
+    parse: Callable[[bytes | str, str], bytes]
+
+
+_MASTER = _Secret("master_key", "MODELYARD_MASTER_KEY", parse_master_key)
+_MASK = _Secret("mask_key", "MODELYARD_MASK_KEY", parse_mask_key)
+
+
+def _resolve_secret(
+    arg: bytes | str | None,
+    env: Mapping[str, str],
+    project: Mapping[str, Any],
+    cwd: Path,
+    secret: _Secret,
 ) -> bytes | None:
     if arg is not None:
-        return parse_master_key(arg, "master_key argument")
-    if env.get("MODELYARD_MASTER_KEY"):
-        return parse_master_key(env["MODELYARD_MASTER_KEY"], "MODELYARD_MASTER_KEY")
-    key_file = env.get("MODELYARD_MASTER_KEY_FILE") or project.get("master_key_file")
+        return secret.parse(arg, f"{secret.name} argument")
+    if env.get(secret.var):
+        return secret.parse(env[secret.var], secret.var)
+    file_var, file_key = f"{secret.var}_FILE", f"{secret.name}_file"
+    key_file = env.get(file_var) or project.get(file_key)
     if not key_file:
         return None
-    _check_nul(key_file, "MODELYARD_MASTER_KEY_FILE / master_key_file")
+    _check_nul(key_file, f"{file_var} / {file_key}")
     path = Path(str(key_file)).expanduser()
     path = path if path.is_absolute() else cwd / path
     try:
         raw = path.read_bytes()
     except OSError as exc:
         raise ConfigError(
-            f"cannot read the master key file {path}: {exc.strerror}; "
-            "check MODELYARD_MASTER_KEY_FILE / master_key_file",
+            f"cannot read the {secret.name.replace('_', ' ')} file {path}: {exc.strerror}; "
+            f"check {file_var} / {file_key}",
             path=str(path),
         ) from exc
-    return parse_master_key(raw if len(raw) == 32 else raw.strip(), f"master key file {path}")
+    if secret is _MASTER and len(raw) == 32:
+        return raw
+    source = f"{secret.name.replace('_', ' ')} file {path}"
+    try:  # a text file holds hex or base64; anything else is taken byte for byte
+        return secret.parse(raw.decode("ascii").strip(), source)
+    except (UnicodeDecodeError, ConfigError):
+        return secret.parse(raw.strip(), source)
 
 
 def _read_project_file(env: Mapping[str, str], cwd: Path) -> dict[str, Any]:
@@ -201,12 +255,13 @@ def _read_project_file(env: Mapping[str, str], cwd: Path) -> dict[str, Any]:
         return {}
     if not isinstance(loaded, dict):
         raise ConfigError(f"{path} must hold a mapping of settings, not {type(loaded).__name__}")
-    if "master_key" in loaded:
-        raise ConfigError(
-            f"{path} holds master_key: secrets do not belong in the project file; "
-            "use master_key_file or the MODELYARD_MASTER_KEY environment variable",
-            path=str(path),
-        )
+    for secret in (_MASTER, _MASK):
+        if secret.name in loaded:
+            raise ConfigError(
+                f"{path} holds {secret.name}: secrets do not belong in the project file; "
+                f"use {secret.name}_file or the {secret.var} environment variable",
+                path=str(path),
+            )
     unknown = sorted(str(key) for key in loaded if key not in _FILE_KEYS)
     if unknown:
         names = ", ".join(unknown[:10]) + (f" and {len(unknown) - 10} more" if unknown[10:] else "")

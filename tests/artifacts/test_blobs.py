@@ -334,3 +334,29 @@ def test_large_files_stream_in_bounded_memory(
 
     assert peak < 8 * MIB
     assert (tmp_path / "copy.bin").stat().st_size == 40 * MIB
+
+
+def test_local_path_is_the_plaintext_file_checked_once(tmp_path: Path) -> None:
+    store = BlobStore(str(tmp_path / "arts"))
+    ref = store.put_bytes(b"parquet bytes")
+    path = store.local_path(ref.sha256)
+    assert path is not None and path.read_bytes() == b"parquet bytes"
+    assert store.local_path("0" * 64) is None
+
+
+def test_local_path_refuses_a_corrupt_file(tmp_path: Path) -> None:
+    store = BlobStore(str(tmp_path / "arts"))
+    ref = store.put_bytes(b"original content")
+    path = store.local_path(ref.sha256)
+    assert path is not None
+    path.chmod(0o644)
+    path.write_bytes(b"tampered content!")  # other size and mtime: checked again
+    with pytest.raises(IntegrityError):
+        store.local_path(ref.sha256)
+
+
+def test_encrypted_and_remote_blobs_have_no_local_path(tmp_path: Path) -> None:
+    sealed = BlobStore(str(tmp_path / "enc"), master_key=bytes(range(32)))
+    assert sealed.local_path(sealed.put_bytes(b"secret").sha256) is None
+    remote = BlobStore("memory://local-path-test")
+    assert remote.local_path(remote.put_bytes(b"x").sha256) is None

@@ -21,6 +21,7 @@ from typing import BinaryIO
 
 from modelyard.artifacts._io import atomic_file, source_errors
 from modelyard.artifacts.crypto import check_master_key, seal, seal_stream, unseal, unseal_stream
+from modelyard.artifacts.local import LocalStorage
 from modelyard.artifacts.refs import BlobRef, validate_sha256
 from modelyard.artifacts.storage import Storage, make_storage
 from modelyard.exceptions import (
@@ -182,6 +183,32 @@ class BlobStore:
                 return self._stream_to(sha256, handle, encrypted, target)
         raise self._not_found(sha256)
 
+    def local_path(self, sha256: str) -> Path | None:
+        """The local file holding the blob in the clear, or None if there is none.
+
+        Only a plaintext blob in a local folder has one (an encrypted or remote
+        blob must be :meth:`download`-ed). The file is hash-checked the first time
+        this process asks for it, and again whenever its size or mtime changed, so
+        readers such as DuckDB can open it in place without copying it.
+
+        Raises:
+            IntegrityError: The file does not match its name.
+        """
+        storage = self._storage
+        if not isinstance(storage, LocalStorage):
+            return None
+        path = storage.root / blob_key(sha256)
+        try:
+            stat = path.stat()
+        except OSError:
+            return None
+        stamp = (str(path), stat.st_size, stat.st_mtime_ns)
+        if stamp not in _VERIFIED:
+            with open(path, "rb") as handle:
+                _verify(sha256, hashlib.file_digest(handle, "sha256").hexdigest())
+            _VERIFIED.add(stamp)
+        return path
+
     def _write_sealed(self, key: str, source: Path, sha256: str, master_key: bytes) -> None:
         """Seal ``source`` into a temporary file (bounded memory), then store that."""
         try:
@@ -233,6 +260,10 @@ class BlobStore:
             blob=sha256,
             storage=self._storage.url,
         )
+
+
+# Local blob files already hash-checked by this process: (path, size, mtime_ns).
+_VERIFIED: set[tuple[str, int, int]] = set()
 
 
 class _HashingWriter:

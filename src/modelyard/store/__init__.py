@@ -3,9 +3,17 @@
 Owns the SQLAlchemy Core tables (``schema``), the Alembic migrations
 (``migrations/``, applied by ``migrate``), engine set-up per backend (``engine``)
 and the tracking queries (``TrackingStore``), including the run search language
-(``filters``). Later layers talk to the database only through this package.
+(``filters``), and the dataset metadata (``DatasetStore``). Later layers talk to the database only through this package.
 """
 
+from modelyard.store.dataset_store import (
+    DATASET_NAME_RE,
+    DatasetStore,
+    NewVersion,
+    SplitRecord,
+    VersionRecord,
+    check_dataset_name,
+)
 from modelyard.store.engine import make_engine
 from modelyard.store.entities import (
     ArtifactEntry,
@@ -21,14 +29,20 @@ from modelyard.store.migrate import current_revision, ensure_schema, head_revisi
 from modelyard.store.tracking_store import TrackingStore, now_ms
 
 __all__ = [
+    "DATASET_NAME_RE",
     "ArtifactEntry",
+    "DatasetStore",
     "Experiment",
     "Metric",
+    "NewVersion",
     "Run",
     "RunData",
     "RunInfo",
     "RunsPage",
+    "SplitRecord",
     "TrackingStore",
+    "VersionRecord",
+    "check_dataset_name",
     "current_revision",
     "ensure_schema",
     "head_revision",

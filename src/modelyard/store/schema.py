@@ -20,6 +20,7 @@ from sqlalchemy import (
     Column,
     Float,
     ForeignKey,
+    ForeignKeyConstraint,
     Index,
     Integer,
     MetaData,
@@ -33,6 +34,10 @@ __all__ = [
     "PARAM_VALUE_MAX",
     "RUN_STATUSES",
     "TAG_VALUE_MAX",
+    "dataset_splits",
+    "dataset_stream_messages",
+    "dataset_versions",
+    "datasets",
     "experiment_tags",
     "experiments",
     "latest_metrics",
@@ -166,5 +171,83 @@ run_artifacts = Table(
     Column("blob", String(64), nullable=False),
     Column("size", BigInteger, nullable=False),
     Column("created_at", BigInteger, nullable=False),
+    sqlite_with_rowid=False,
+)
+
+
+# -- datasets -------------------------------------------------------------------
+# A dataset version is immutable: Parquet parts in the blob store (``parts``, a JSON
+# list of {sha256, rows, bytes}), identified by ``content_hash`` (SHA-256 over the
+# parts' hashes in order). JSON columns hold documents the code reads whole.
+datasets = Table(
+    "datasets",
+    metadata,
+    Column("dataset_id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(KEY_MAX), nullable=False, unique=True),
+    Column("description", Text, nullable=True),
+    Column("created_at", BigInteger, nullable=False),
+    Column("created_by", String(256), nullable=True),
+)
+
+dataset_versions = Table(
+    "dataset_versions",
+    metadata,
+    Column(
+        "dataset_id",
+        Integer,
+        ForeignKey("datasets.dataset_id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("version", Integer, primary_key=True),
+    Column("content_hash", String(64), nullable=False),
+    Column("num_rows", BigInteger, nullable=False),
+    Column("num_bytes", BigInteger, nullable=False),
+    Column("schema", Text, nullable=False),
+    Column("parts", Text, nullable=False),
+    Column("profile", Text, nullable=False),
+    Column("sketches", String(64), nullable=True),
+    Column("source", Text, nullable=False),
+    Column("masking", Text, nullable=False),
+    Column("validation", Text, nullable=True),
+    Column("bad_lines", BigInteger, nullable=False, server_default="0"),
+    Column("parent_version", Integer, nullable=True),
+    Column("created_at", BigInteger, nullable=False),
+    Column("created_by", String(256), nullable=True),
+    Index(None, "content_hash"),
+    sqlite_with_rowid=False,
+)
+
+dataset_splits = Table(
+    "dataset_splits",
+    metadata,
+    Column("dataset_id", Integer, primary_key=True),
+    Column("version", Integer, primary_key=True),
+    Column("name", String(KEY_MAX), primary_key=True),
+    Column("spec", Text, nullable=False),
+    Column("counts", Text, nullable=False),
+    Column("assignment", String(64), nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    ForeignKeyConstraint(
+        ["dataset_id", "version"],
+        ["dataset_versions.dataset_id", "dataset_versions.version"],
+        ondelete="CASCADE",
+    ),
+    sqlite_with_rowid=False,
+)
+
+# Every Redis Stream message id committed into a dataset, written in the same
+# transaction as the version holding its row, so a redelivered message is skipped.
+dataset_stream_messages = Table(
+    "dataset_stream_messages",
+    metadata,
+    Column(
+        "dataset_id",
+        Integer,
+        ForeignKey("datasets.dataset_id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("stream", String(KEY_MAX), primary_key=True),
+    Column("message_id", String(64), primary_key=True),
+    Column("version", Integer, nullable=False),
     sqlite_with_rowid=False,
 )

@@ -15,7 +15,8 @@ from modelyard.exceptions import ConfigError
 KEY = bytes(range(32))
 OTHER_KEY = bytes(range(100, 132))
 VALID_FILE_KEYS = (
-    "valid: allow_pickle, artifacts_url, db_url, home, mask_key_file, master_key_file, user"
+    "valid: allow_pickle, artifacts_url, db_url, home, mask_key_file, master_key_file, "
+    "redis_url, user"
 )
 
 
@@ -521,3 +522,12 @@ def test_settings_hide_the_mask_key(tmp_path: Path) -> None:
 def test_an_unreadable_mask_key_file_names_the_setting(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="MODELYARD_MASK_KEY_FILE"):
         load(tmp_path, {"MODELYARD_MASK_KEY_FILE": "missing"})
+
+
+def test_redis_url_order(tmp_path: Path) -> None:
+    assert load(tmp_path).redis_url == "redis://127.0.0.1:6379/0"
+    write_project(tmp_path, "redis_url: redis://file:6379/1\n")
+    assert load(tmp_path).redis_url == "redis://file:6379/1"
+    env = {"MODELYARD_REDIS_URL": "redis://env:6379/2"}
+    assert load(tmp_path, env).redis_url == "redis://env:6379/2"
+    assert load(tmp_path, env, redis_url="redis://arg/3").redis_url == "redis://arg/3"

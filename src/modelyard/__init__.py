@@ -12,17 +12,24 @@ Typical use::
 
     my.search_runs("churn", filter="metrics.auc > 0.9", order_by=["metrics.auc DESC"])
 
+    churn = my.data.ingest("churn.csv", name="churn", mask={"email": "hmac"})
+    my.data.query("SELECT region, avg(tenure_months) FROM churn@1 GROUP BY 1")
+
 Settings come from arguments, ``MODELYARD_*`` variables, ``modelyard.yaml``, then
 defaults (see :mod:`modelyard.config`); :func:`connect` picks a store explicitly.
 """
 
+from __future__ import annotations
+
+import os
+
+from modelyard import data
 from modelyard.exceptions import ModelyardError
 from modelyard.tracking import (
     ActiveRun,
     Metric,
     Run,
     TrackingClient,
-    connect,
     get_client,
     get_metric_history,
     get_run,
@@ -41,6 +48,7 @@ __all__ = [
     "TrackingClient",
     "__version__",
     "connect",
+    "data",
     "get_client",
     "get_metric_history",
     "get_run",
@@ -48,3 +56,24 @@ __all__ = [
     "search_runs",
     "start_run",
 ]
+
+
+def connect(
+    *,
+    home: str | os.PathLike[str] | None = None,
+    db_url: str | None = None,
+    artifacts_url: str | None = None,
+    master_key: bytes | str | None = None,
+) -> TrackingClient:
+    """Point the module-level functions (tracking and ``my.data``) at one installation.
+
+    Arguments override ``MODELYARD_*`` variables, which override ``modelyard.yaml``.
+
+    Returns:
+        The default tracking client (``my.data.get_client()`` has the data client).
+    """
+    from modelyard import tracking
+
+    options = {"home": home, "db_url": db_url, "artifacts_url": artifacts_url}
+    data.connect(**options, master_key=master_key)
+    return tracking.connect(**options, master_key=master_key)

@@ -17,6 +17,7 @@ mask_key               ``MODELYARD_MASK_KEY``        none (``hmac`` masking is r
 mask_key_file          ``MODELYARD_MASK_KEY_FILE``   none
 allow_pickle           ``MODELYARD_ALLOW_PICKLE``    false
 user                   ``MODELYARD_USER``            the login name
+redis_url              ``MODELYARD_REDIS_URL``       ``redis://127.0.0.1:6379/0``
 =====================  ============================  ==========================================
 
 The project file is ``modelyard.yaml`` in the working directory, or the file
@@ -45,7 +46,7 @@ __all__ = ["PROJECT_FILE", "Settings", "load_settings", "parse_mask_key", "parse
 
 PROJECT_FILE = "modelyard.yaml"
 _FILE_KEYS = frozenset(
-    {"home", "db_url", "artifacts_url", "master_key_file", "mask_key_file", "allow_pickle", "user"}
+    {"home", "db_url", "artifacts_url", "master_key_file", "mask_key_file", "allow_pickle", "user", "redis_url"}
 )
 _FILE_TYPES: dict[str, tuple[type, ...]] = {"allow_pickle": (bool, int, str)}
 _TRUE = frozenset({"1", "true", "yes", "on"})
@@ -67,6 +68,7 @@ class Settings:
     allow_pickle: bool = False
     user: str = "unknown"
     mask_key: bytes | None = field(default=None, repr=False)
+    redis_url: str = "redis://127.0.0.1:6379/0"
 
 
 def load_settings(
@@ -78,6 +80,7 @@ def load_settings(
     allow_pickle: bool | None = None,
     user: str | None = None,
     mask_key: bytes | str | None = None,
+    redis_url: str | None = None,
     env: Mapping[str, str] | None = None,
     cwd: Path | None = None,
 ) -> Settings:
@@ -91,6 +94,7 @@ def load_settings(
         allow_pickle: Allow loading pickled models (off unless the operator opts in).
         user: Name recorded on runs.
         mask_key: Secret (16+ bytes, raw, hex or base64) for ``hmac`` masking of PII.
+        redis_url: Redis for stream ingestion (``modelyard data consume``).
         env: Environment to read (defaults to ``os.environ``).
         cwd: Folder to look for ``modelyard.yaml`` in (defaults to the working directory).
 
@@ -124,6 +128,7 @@ def load_settings(
     arts = pick(artifacts_url, "MODELYARD_ARTIFACTS_URL", "artifacts_url")
     pickle_value = pick(allow_pickle, "MODELYARD_ALLOW_PICKLE", "allow_pickle")
     user_value = pick(user, "MODELYARD_USER", "user")
+    redis_value = pick(redis_url, "MODELYARD_REDIS_URL", "redis_url")
     return Settings(
         home=home_path,
         db_url=str(db[0]) if db else f"sqlite:///{home_path / 'modelyard.db'}",
@@ -132,6 +137,7 @@ def load_settings(
         allow_pickle=_parse_bool(*pickle_value) if pickle_value else False,
         user=str(user_value[0]) if user_value else _login_name(),
         mask_key=_resolve_secret(mask_key, env, project, cwd, _MASK),
+        redis_url=str(redis_value[0]) if redis_value else Settings.redis_url,
     )
 
 

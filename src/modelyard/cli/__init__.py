@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sys
 
-from modelyard.cli import db, demo, experiments, runs
+from modelyard.cli import data, db, demo, experiments, runs
 from modelyard.cli.app import app
 from modelyard.cli.app import main as _main
 
@@ -16,6 +16,7 @@ __all__ = ["app", "main"]
 
 app.add_typer(experiments.app, name="experiments")
 app.add_typer(runs.app, name="runs")
+app.add_typer(data.app, name="data")
 app.add_typer(db.app, name="db")
 app.command("demo")(demo.demo)
 

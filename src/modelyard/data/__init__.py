@@ -1,1 +1,106 @@
-"""Data: versioned datasets, their sources, profiles, validation rules, masking and splits."""
+"""Data: versioned datasets, their sources, profiles, validation rules, masking and splits.
+
+Owns everything between a source and a dataset version: reading files (CSV,
+Parquet, JSON lines), SQL queries and Redis Streams in bounded memory
+(``sources``, ``stream``); PII masking before anything is stored (``masking``);
+the one-pass profile (``profile``); validation rules evaluated in DuckDB
+(``rules``, ``report``); immutable, content-hashed versions in the artifact
+store (``client``, ``dataset``); deterministic splits (``splits``); SQL over
+versions (``query``); and a synthetic churn table for demos (``synthetic``).
+
+It sits in layer L2 and uses ``modelyard.store`` and ``modelyard.artifacts``.
+Module-level functions (``ingest``, ``get``, ``query``...) use a default client
+built from the settings, so ``import modelyard as my; my.data.get("churn@3")`` works.
+"""
+
+from __future__ import annotations
+
+from modelyard.data.client import DataClient
+from modelyard.data.dataset import Dataset, Split
+from modelyard.data.dtypes import parse_dtype, parse_dtypes
+from modelyard.data.fluent import (
+    append,
+    connect,
+    get,
+    get_client,
+    ingest,
+    list_datasets,
+    query,
+    validate,
+)
+from modelyard.data.masking import Masker, MaskPolicy, parse_mask_policy
+from modelyard.data.profile import (
+    ColumnChange,
+    ColumnProfile,
+    Profile,
+    ProfileBuilder,
+    compare_profiles,
+)
+from modelyard.data.refs import DatasetRef, parse_ref
+from modelyard.data.report import RuleResult, ValidationReport
+from modelyard.data.rules import (
+    Rules,
+    evaluate,
+    has_schema,
+    in_range,
+    in_set,
+    matches,
+    not_null,
+    row_count,
+    sql_predicate,
+    unique,
+)
+from modelyard.data.sink import DatasetSink
+from modelyard.data.sources import Source, SourceOptions, open_source
+from modelyard.data.splits import SplitSpec, assign_split
+from modelyard.data.stream import ConsumerConfig, ConsumerStats, StreamConsumer, StreamSink
+from modelyard.data.synthetic import make_churn
+
+__all__ = [
+    "ColumnChange",
+    "ColumnProfile",
+    "ConsumerConfig",
+    "ConsumerStats",
+    "DataClient",
+    "Dataset",
+    "DatasetRef",
+    "DatasetSink",
+    "MaskPolicy",
+    "Masker",
+    "Profile",
+    "ProfileBuilder",
+    "RuleResult",
+    "Rules",
+    "Source",
+    "SourceOptions",
+    "Split",
+    "SplitSpec",
+    "StreamConsumer",
+    "StreamSink",
+    "ValidationReport",
+    "append",
+    "assign_split",
+    "compare_profiles",
+    "connect",
+    "evaluate",
+    "get",
+    "get_client",
+    "has_schema",
+    "in_range",
+    "in_set",
+    "ingest",
+    "list_datasets",
+    "make_churn",
+    "matches",
+    "not_null",
+    "open_source",
+    "parse_dtype",
+    "parse_dtypes",
+    "parse_mask_policy",
+    "parse_ref",
+    "query",
+    "row_count",
+    "sql_predicate",
+    "unique",
+    "validate",
+]

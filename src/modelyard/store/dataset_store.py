@@ -18,7 +18,12 @@ from typing import Any
 from sqlalchemy import Connection, Engine, func, select
 from sqlalchemy import exc as sa_exc
 
-from modelyard.exceptions import AlreadyExistsError, NotFoundError, ValidationError
+from modelyard.exceptions import (
+    AlreadyExistsError,
+    ConflictError,
+    NotFoundError,
+    ValidationError,
+)
 from modelyard.store.database import Database
 from modelyard.store.migrate import ensure_schema
 from modelyard.store.rows import now_ms
@@ -250,7 +255,7 @@ class DatasetStore(Database):
             The version and whether it was created (False when ``build`` kept the latest).
 
         Raises:
-            AlreadyExistsError: One of ``message_ids`` is already recorded.
+            ConflictError: One of ``message_ids`` is already recorded (nothing is written).
         """
         check_dataset_name(name)
         with self._write() as conn:
@@ -433,7 +438,7 @@ class DatasetStore(Database):
         try:
             conn.execute(dataset_stream_messages.insert(), rows)
         except sa_exc.IntegrityError as exc:
-            raise AlreadyExistsError(
+            raise ConflictError(
                 f"a message of stream {stream!r} is already in this dataset; nothing was committed",
                 stream=stream,
             ) from exc

@@ -1,0 +1,112 @@
+"""Staging: the one streaming pass from a source to a local Parquet file plus its profile.
+
+Batches are masked, cast, written and profiled as they arrive, so memory holds
+a few batches whatever the input size. Nothing here touches the artifact store
+or the database: a staged file becomes a version only when it is committed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from modelyard.data.masking import Masker
+from modelyard.data.profile import ProfileBuilder
+from modelyard.data.sources import cast_batch
+from modelyard.exceptions import ValidationError
+
+__all__ = ["Staged", "content_hash", "profile_file", "stage_batches"]
+
+_ROW_GROUP_ROWS = 1 << 20
+
+
+@dataclass
+class Staged:
+    """A staged Parquet file: its schema, row count and the profile of its rows."""
+
+    path: Path
+    schema: pa.Schema
+    num_rows: int
+    profile: ProfileBuilder
+
+
+def stage_batches(
+    batches: Iterable[pa.RecordBatch],
+    path: Path,
+    *,
+    masker: Masker | None = None,
+    schema: pa.Schema | None = None,
+    where: str = "the data",
+    on_rows: Callable[[int], None] | None = None,
+) -> Staged:
+    """Mask, cast, write and profile ``batches`` into the Parquet file ``path``.
+
+    Args:
+        batches: The source's record batches.
+        path: Where to write (the caller owns and removes the folder).
+        masker: PII masking applied before anything is written.
+        schema: The schema every batch is cast to (an append's parent schema);
+            None takes the first batch's.
+        where: How to name the data in errors.
+        on_rows: Called with the row count of each batch written (progress).
+
+    Raises:
+        ValidationError: The source holds no rows, a batch does not fit the
+            schema, or masking refused a column.
+    """
+    writer: pq.ParquetWriter | None = None
+    builder: ProfileBuilder | None = None
+    rows = 0
+    try:
+        for raw in batches:
+            if masker is not None:
+                if writer is None:
+                    masker.check(raw.schema)
+                raw = masker.apply(raw)
+            if writer is None:
+                schema = _plain(schema or raw.schema)
+                writer = pq.ParquetWriter(path, schema, compression="snappy")
+                builder = ProfileBuilder(schema)
+            assert schema is not None
+            assert builder is not None
+            batch = cast_batch(raw, schema, where)
+            if batch.num_rows == 0:
+                continue
+            writer.write_batch(batch, row_group_size=_ROW_GROUP_ROWS)
+            builder.update(batch)
+            rows += batch.num_rows
+            if on_rows is not None:
+                on_rows(batch.num_rows)
+    finally:
+        if writer is not None:
+            writer.close()
+    if writer is None or builder is None or schema is None or rows == 0:
+        raise ValidationError(f"{where} holds no rows; nothing to ingest")
+    return Staged(path, schema, rows, builder)
+
+
+def profile_file(path: Path, batch_rows: int = 131_072) -> ProfileBuilder:
+    """Profile a Parquet file in one streaming pass (after quarantine removed rows)."""
+    parquet = pq.ParquetFile(path)
+    builder = ProfileBuilder(parquet.schema_arrow)
+    for batch in parquet.iter_batches(batch_size=batch_rows):
+        builder.update(batch)
+    return builder
+
+
+def content_hash(part_hashes: Iterable[str]) -> str:
+    """A version's identity: SHA-256 over its parts' hashes, in order."""
+    digest = hashlib.sha256()
+    for sha in part_hashes:
+        digest.update(sha.encode("ascii") + b"\n")
+    return digest.hexdigest()
+
+
+def _plain(schema: pa.Schema) -> pa.Schema:
+    """The schema without pandas metadata (which would make equal data hash differently)."""
+    return schema.remove_metadata()

@@ -7,6 +7,7 @@ from typing import Any
 
 import pyarrow as pa
 from rich.markup import escape
+from rich import box
 from rich.table import Table
 
 from modelyard.cli._render import fmt_value, sparkline
@@ -36,32 +37,41 @@ def datasets_table(datasets: Sequence[Dataset], title: str | None = None) -> Tab
 
 def profile_table(profile: Profile, masking: dict[str, str] | None = None) -> Table:
     """Schema and per-column statistics, with a histogram or the top values."""
-    table = Table(title=f"profile ({profile.num_rows:,} rows)")
-    for name in ("column", "type", "nulls", "distinct", "min", "mean", "max", "distribution"):
-        table.add_column(name, justify="right" if name in ("nulls", "distinct") else "left")
+    table = Table(title=f"profile ({profile.num_rows:,} rows)", box=box.SIMPLE_HEAD)
+    widths = {"column": (8, 18), "type": (6, 16), "nulls": (6, 6), "distinct": (8, 9)}
+    widths.update({"min": (5, 12), "mean": (5, 12), "max": (5, 12), "distribution": (10, 26)})
+    for name, (low, high) in widths.items():
+        table.add_column(
+            name,
+            justify="right" if name in ("nulls", "distinct") else "left",
+            no_wrap=True,
+            overflow="ellipsis",
+            min_width=low,
+            max_width=high,
+        )
     masking = masking or {}
     for column in profile.columns.values():
         nulls = f"{(column.null_fraction or 0) * 100:.1f}%"
         if column.histogram and column.histogram.get("counts"):
             shape = sparkline([float(c) for c in column.histogram["counts"]], width=20)
         elif column.top_values:
-            shape = ", ".join(f"{v} ({c:,})" for v, c in column.top_values[:3])
+            shape = " · ".join(f"{_short(v, 14)} {c:,}" for v, c in column.top_values[:3])
         elif column.identifier_like:
             shape = "(identifier-like)"
         else:
             shape = ""
-        type_text = column.type + (
-            f" [masked: {masking[column.name]}]" if column.name in masking else ""
-        )
+        cut = 10 if column.kind == "temporal" else 19  # dates, not seconds, fit the column
+        type_text = column.type + (f" ({masking[column.name]})" if column.name in masking else "")
         table.add_row(
             escape(column.name),
             escape(type_text),
             nulls,
             f"{column.distinct:,}" if column.distinct is not None else "",
-            escape(_stat(column.format_value(column.min))),
-            escape(_stat(column.format_value(column.mean))),
-            escape(_stat(column.format_value(column.max))),
-            escape(shape[:60]),
+            *(
+                escape(_stat(column.format_value(v))[:cut])
+                for v in (column.min, column.mean, column.max)
+            ),
+            escape(shape),
         )
     return table
 
@@ -70,11 +80,11 @@ def diff_table(changes: Sequence[ColumnChange], old: str, new: str) -> Table:
     """Per column: added/removed/type change, and each statistic old → new."""
     table = Table(title=f"{old} → {new}")
     for name in ("column", "change", "nulls", "mean", "std", "distinct", "min", "max"):
-        table.add_column(name)
+        table.add_column(name, no_wrap=name == "column")
     for change in changes:
         if not change.changed:
             continue
-        what = change.change
+        what = "" if change.change == "compared" else change.change
         if what == "type_changed":
             what = f"type {change.old_type} → {change.new_type}"
         cells = []

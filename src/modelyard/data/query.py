@@ -59,11 +59,11 @@ def run_query(sql: str, client: DataClient) -> pa.Table:
     text = rewrite_refs(sql)
     try:
         statements = duckdb.extract_statements(text)
+        if len(statements) != 1:
+            raise ValidationError(f"give exactly one SQL statement, got {len(statements)}")
         tables = duckdb.get_table_names(text)
     except duckdb.Error as exc:
         raise ValidationError(f"the query does not parse: {exc}") from None
-    if len(statements) != 1:
-        raise ValidationError(f"give exactly one SQL statement, got {len(statements)}")
     con = duckdb.connect(":memory:")
     try:
         allowed: list[str] = []

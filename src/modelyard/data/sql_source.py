@@ -34,38 +34,41 @@ class SqlSource(Source):
     def batches(self) -> Iterator[pa.RecordBatch]:
         engine = create_engine(self._url)
         try:
-            yield from self._stream(engine)
-        except sa_exc.OperationalError as exc:
-            raise StoreError(
-                f"cannot query {self.location}: {str(exc.orig).strip()}; check that the "
-                "database is reachable, the credentials, and the query",
-                url=self.location,
-            ) from None
-        except (sa_exc.ProgrammingError, sa_exc.DatabaseError) as exc:
-            raise ValidationError(
-                f"the query failed on {self.location}: {str(exc.orig).strip()}",
-                url=self.location,
-            ) from None
+            try:
+                conn = engine.connect()
+            except sa_exc.DBAPIError as exc:
+                raise StoreError(
+                    f"cannot query {self.location}: {str(exc.orig).strip()}; check that the "
+                    "database is reachable and the credentials",
+                    url=self.location,
+                ) from None
+            with conn:
+                try:
+                    yield from self._stream(conn)
+                except sa_exc.DBAPIError as exc:
+                    raise ValidationError(
+                        f"the query failed on {self.location}: {str(exc.orig).strip()}",
+                        url=self.location,
+                    ) from None
         finally:
             engine.dispose()
 
-    def _stream(self, engine: Any) -> Iterator[pa.RecordBatch]:
+    def _stream(self, conn: Any) -> Iterator[pa.RecordBatch]:
         rows_per_chunk = self.options.batch_rows
-        with engine.connect() as conn:
-            result = conn.execution_options(stream_results=True, yield_per=rows_per_chunk).execute(
-                text(self.options.query or "")
-            )
-            if not result.returns_rows:
-                raise ValidationError("the query returns no rows (use a SELECT)")
-            names = list(result.keys())
-            check_dtype_columns(self.options.dtypes, names, "the query result")
-            schema: pa.Schema | None = None
-            for chunk in result.partitions():
-                columns = list(zip(*chunk, strict=True)) if chunk else [()] * len(names)
-                batch = self._to_batch(names, columns, schema)
-                if schema is None:
-                    schema = _fix_nulls(batch.schema)
-                yield cast_batch(batch, schema, "the query result")
+        result = conn.execution_options(stream_results=True).execute(
+            text(self.options.query or "")
+        )
+        if not result.returns_rows:
+            raise ValidationError("the query returns no rows (use a SELECT)")
+        names = list(result.keys())
+        check_dtype_columns(self.options.dtypes, names, "the query result")
+        schema: pa.Schema | None = None
+        for chunk in result.partitions(rows_per_chunk):
+            columns = list(zip(*chunk, strict=True))
+            batch = self._to_batch(names, columns, schema)
+            if schema is None:
+                schema = _fix_nulls(batch.schema)
+            yield cast_batch(batch, schema, "the query result")
 
     def _to_batch(
         self, names: list[str], columns: list[Any], schema: pa.Schema | None
@@ -74,6 +77,8 @@ class SqlSource(Source):
         arrays = []
         for name, values in zip(names, columns, strict=True):
             dtype = dtypes.get(name) or (schema.field(name).type if schema else None)
+            if dtype is not None and (pa.types.is_string(dtype) or pa.types.is_large_string(dtype)):
+                values = [None if v is None else str(v) for v in values]
             try:
                 arrays.append(pa.array(values, type=dtype, from_pandas=True))
             except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:

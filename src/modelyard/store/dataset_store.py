@@ -508,7 +508,8 @@ def _split_record(name: str, row: Any) -> SplitRecord:
 
 
 def _dumps(value: Any) -> str | None:
-    return None if value is None else json.dumps(value, allow_nan=False, sort_keys=True)
+    # Key order is kept: a split's parts are in order, and the assignment indexes them.
+    return None if value is None else json.dumps(value, allow_nan=False)
 
 
 def _ranges(numbers: Sequence[int]) -> str:

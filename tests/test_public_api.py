@@ -6,8 +6,10 @@ import importlib
 import inspect
 import pkgutil
 import re
+from pathlib import Path
 from types import ModuleType
 
+import pandas as pd
 import pytest
 
 import modelyard
@@ -119,6 +121,19 @@ def test_top_level_reexports_are_the_tracking_objects() -> None:
     from modelyard import tracking
 
     for item in modelyard.__all__:
-        if hasattr(tracking, item):
+        if hasattr(tracking, item) and item != "connect":  # connect points both APIs
             assert getattr(modelyard, item) is getattr(tracking, item)
     assert re.fullmatch(r"\d+\.\d+\.\d+", modelyard.__version__)
+
+
+def test_connect_points_tracking_and_data_at_one_home(tmp_path: Path) -> None:
+    tracking = modelyard.connect(home=tmp_path)
+    try:
+        assert modelyard.get_client() is tracking
+        data = modelyard.data.get_client()
+        data.ingest(pd.DataFrame({"a": [1, 2]}), "t")
+        assert (tmp_path / "modelyard.db").exists()
+        assert [d.ref for d in data.list_datasets()] == ["t@1"]
+    finally:
+        modelyard.data.get_client().close()
+        tracking.close()

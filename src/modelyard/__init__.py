@@ -74,6 +74,7 @@ def connect(
     """
     from modelyard import tracking
 
-    options = {"home": home, "db_url": db_url, "artifacts_url": artifacts_url}
-    data.connect(**options, master_key=master_key)
-    return tracking.connect(**options, master_key=master_key)
+    data.connect(home=home, db_url=db_url, artifacts_url=artifacts_url, master_key=master_key)
+    return tracking.connect(
+        home=home, db_url=db_url, artifacts_url=artifacts_url, master_key=master_key
+    )

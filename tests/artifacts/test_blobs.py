@@ -340,7 +340,8 @@ def test_local_path_is_the_plaintext_file_checked_once(tmp_path: Path) -> None:
     store = BlobStore(str(tmp_path / "arts"))
     ref = store.put_bytes(b"parquet bytes")
     path = store.local_path(ref.sha256)
-    assert path is not None and path.read_bytes() == b"parquet bytes"
+    assert path is not None
+    assert path.read_bytes() == b"parquet bytes"
     assert store.local_path("0" * 64) is None
 
 

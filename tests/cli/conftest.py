@@ -39,6 +39,9 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
         "MODELYARD_CONFIG",
         "MODELYARD_MASTER_KEY",
         "MODELYARD_MASTER_KEY_FILE",
+        "MODELYARD_MASK_KEY",
+        "MODELYARD_MASK_KEY_FILE",
+        "MODELYARD_REDIS_URL",
         "FORCE_COLOR",
     ):
         monkeypatch.delenv(var, raising=False)

@@ -38,16 +38,27 @@ def test_ingest_masks_validates_and_prints_the_profile(
 ) -> None:
     (masked_home / "rules.yaml").write_text(RULES)
     result = cli(
-        "data", "ingest", str(churn_csv), "--name", "churn",
-        "--mask", "email=hmac", "--mask", "phone=drop", "--mask", "name=redact",
-        "--rules", "rules.yaml",
+        "data",
+        "ingest",
+        str(churn_csv),
+        "--name",
+        "churn",
+        "--mask",
+        "email=hmac",
+        "--mask",
+        "phone=drop",
+        "--mask",
+        "name=redact",
+        "--rules",
+        "rules.yaml",
     )
     assert result.code == 0, result.err
     out = words(result.out)
     assert "churn@1 500 rows" in out
     assert "rules that failed (warn/quarantine): in_range(age)" in out
     assert "string (hmac)" in out
-    assert "tenure_months" in out and "phone" not in out
+    assert "tenure_months" in out
+    assert "phone" not in out
 
 
 def test_list_show_diff_query_and_split(cli: Callable[..., Result], home: Path) -> None:
@@ -56,26 +67,37 @@ def test_list_show_diff_query_and_split(cli: Callable[..., Result], home: Path) 
     assert cli("data", "ingest", "a.csv", "--name", "churn", "--no-profile").code == 0
     assert cli("data", "ingest", "b.csv", "--name", "churn", "--no-profile").code == 0
     listing = cli("data", "list")
-    assert listing.code == 0 and "churn@2" in listing.out
+    assert listing.code == 0
+    assert "churn@2" in listing.out
     history = cli("data", "list", "churn")
-    assert "churn@1" in history.out and "churn@2" in history.out
+    assert "churn@1" in history.out
+    assert "churn@2" in history.out
     shown = cli("data", "show", "churn@1")
-    assert shown.code == 0 and "tenure_months" in shown.out and "parent: none" in words(shown.out)
+    assert shown.code == 0
+    assert "tenure_months" in shown.out
+    assert "parent: none" in words(shown.out)
     diff = cli("data", "diff", "churn@1", "churn@2")
-    assert diff.code == 0 and "tenure_months" in diff.out and "→" in diff.out
+    assert diff.code == 0
+    assert "tenure_months" in diff.out
+    assert "→" in diff.out
     query = cli("data", "query", "SELECT region, count(*) AS n FROM churn@1 GROUP BY 1 ORDER BY 1")
-    assert query.code == 0 and "region" in query.out
+    assert query.code == 0
+    assert "region" in query.out
     as_json = cli("data", "query", "SELECT count(*) AS n FROM churn@2", "--json")
     assert json.loads(as_json.out) == [{"n": 300}]
-    split = cli("data", "split", "churn@1", "--kind", "stratified", "--by", "churned", "--seed", "3")
-    assert split.code == 0 and "train 210" in split.out
+    split = cli(
+        "data", "split", "churn@1", "--kind", "stratified", "--by", "churned", "--seed", "3"
+    )
+    assert split.code == 0
+    assert "train 210" in split.out
     assert "splits: default" in words(cli("data", "show", "churn@1").out)
 
 
 def test_show_json_is_valid_json(cli: Callable[..., Result], churn_csv: Path) -> None:
     assert cli("data", "ingest", str(churn_csv), "--name", "churn", "--json").code == 0
     doc = json.loads(cli("data", "show", "churn", "--json").out)
-    assert doc["ref"] == "churn@1" and doc["num_rows"] == 500
+    assert doc["ref"] == "churn@1"
+    assert doc["num_rows"] == 500
     age = next(c for c in doc["profile"]["columns"] if c["name"] == "age")
     assert age["kind"] == "numeric"
 
@@ -87,7 +109,8 @@ def test_validate_exits_nonzero_on_an_error_rule(
     (home / "strict.yaml").write_text("rules:\n  - row_count: {min: 1000}\n")
     result = cli("data", "validate", "churn", "--rules", "strict.yaml")
     assert result.code == 1
-    assert "row_count" in result.out and "FAIL" in result.out
+    assert "row_count" in result.out
+    assert "FAIL" in result.out
     (home / "ok.yaml").write_text("rules:\n  - row_count: {min: 10}\n")
     assert cli("data", "validate", "churn", "--rules", "ok.yaml").code == 0
 
@@ -99,7 +122,10 @@ def test_validate_exits_nonzero_on_an_error_rule(
         (("data", "ingest", "missing.csv", "--name", "x"), "no such file"),
         (("data", "ingest", "churn.csv", "--name", "x", "--mask", "email"), "COLUMN=POLICY"),
         (("data", "ingest", "churn.csv", "--name", "x", "--mask", "email=scramble"), "scramble"),
-        (("data", "ingest", "churn.csv", "--name", "x", "--mask", "email=hmac"), "MODELYARD_MASK_KEY"),
+        (
+            ("data", "ingest", "churn.csv", "--name", "x", "--mask", "email=hmac"),
+            "MODELYARD_MASK_KEY",
+        ),
         (("data", "query", "SELECT * FROM read_csv('/etc/passwd')"), "may only read datasets"),
         (("data", "split", "churn", "--fractions", "train=x"), "PART=FRACTION"),
     ],

@@ -76,3 +76,34 @@ def test_demo_runs_are_listed_and_shown_by_the_cli(cli: CLI) -> None:
     shown = cli("runs", "show", parent["info"]["run_id"])
     assert "leaderboard.json" in shown.out
     assert "best_model" in shown.out
+
+
+@pytest.mark.slow
+def test_demo_ingests_masked_validated_churn_data(cli: CLI, home: Path) -> None:
+    import pandas as pd
+
+    from modelyard.data import DataClient
+
+    result = cli("demo", "--folds", "2", "--rows", "1000")
+    assert result.code == 0, result.err
+    out = words(result.out)
+    assert "churn@1 (1,000 rows" in out
+    assert "synthetic" in out
+    assert "masked: customer_id=hmac, email=hmac, name=redact, phone=drop" in out
+    assert "split 'default': train 700, valid 150, test 150" in out
+    assert (home / "demo-mask.key").stat().st_mode & 0o077 == 0  # a secret: owner only
+    raw = pd.read_csv(home / "demo" / "churn.csv")
+    stored = b"".join(p.read_bytes() for p in (home / "artifacts").rglob("*") if p.is_file())
+    for column in ("email", "phone", "customer_id"):
+        for value in raw[column].astype(str).head(50):
+            assert value.encode() not in stored
+    data = DataClient.from_settings(load_settings(home=home))
+    try:
+        churn = data.get("churn@1")
+        assert churn.validation is not None
+        assert [s.name for s in churn.splits()] == ["default"]
+    finally:
+        data.close()
+    again = cli("demo", "--folds", "2", "--rows", "1000")  # same data: same version
+    assert again.code == 0
+    assert "churn@1 (1,000 rows" in words(again.out)

@@ -46,8 +46,10 @@ def test_ingest_makes_version_one_with_schema_rows_hash_and_profile(
     assert len(ds.content_hash) == 64
     assert ds.parent_version is None
     assert ds.created_by == "tester"
-    assert ds.source["kind"] == "csv" and ds.source["location"].endswith("a.csv")
-    assert ds.profile.columns["age"].min == 20 and ds.profile.columns["age"].max == 69
+    assert ds.source["kind"] == "csv"
+    assert ds.source["location"].endswith("a.csv")
+    assert ds.profile.columns["age"].min == 20
+    assert ds.profile.columns["age"].max == 69
     assert ds.profile.num_rows == 100
     pd.testing.assert_frame_equal(ds.to_pandas(), frame())
 
@@ -133,7 +135,8 @@ def test_append_adds_a_part_and_merges_the_profile(any_data: DataClient) -> None
     base = any_data.ingest(frame(100), "c")
     grown = any_data.append("c", frame(50, offset=100))
     assert (grown.version, grown.parent_version, grown.num_rows) == (2, 1, 150)
-    assert grown.parts[0] == base.parts[0] and len(grown.parts) == 2
+    assert grown.parts[0] == base.parts[0]
+    assert len(grown.parts) == 2
     assert grown.profile.columns["spend"].max == pytest.approx(149 * 1.5)
     assert grown.profile.columns["id"].count == 150
     assert grown.to_pandas()["id"].tolist() == frame(150)["id"].tolist()
@@ -174,7 +177,8 @@ def test_concurrent_appends_get_consecutive_versions(any_data: DataClient) -> No
     versions = any_data.versions("c")
     assert [v.version for v in versions] == [1, 2, 3, 4, 5]
     assert [v.parent_version for v in versions] == [None, 1, 2, 3, 4]
-    assert versions[-1].num_rows == 30 and len(set(versions[-1].to_pandas()["id"])) == 30
+    assert versions[-1].num_rows == 30
+    assert len(set(versions[-1].to_pandas()["id"])) == 30
 
 
 # -- masking ----------------------------------------------------------------------
@@ -183,7 +187,9 @@ def test_masked_raw_values_never_reach_the_artifact_store(data: DataClient, tmp_
     path = tmp_path / "churn.csv"
     df.to_csv(path, index=False)
     ds = data.ingest(
-        path, "churn", mask={"email": "hmac", "name": "redact", "phone": "drop", "customer_id": "hmac"}
+        path,
+        "churn",
+        mask={"email": "hmac", "name": "redact", "phone": "drop", "customer_id": "hmac"},
     )
     assert "phone" not in ds.columns
     assert ds.masking == {"email": "hmac", "name": "redact", "phone": "drop", "customer_id": "hmac"}
@@ -232,7 +238,9 @@ rules:
 """
 
 
-def test_a_failed_error_rule_leaves_no_version_and_no_blob(data: DataClient, tmp_path: Path) -> None:
+def test_a_failed_error_rule_leaves_no_version_and_no_blob(
+    data: DataClient, tmp_path: Path
+) -> None:
     with pytest.raises(DataQualityError) as info:
         data.ingest(frame(), "c", rules=RULES.replace("{action}", "error"))
     failed = info.value.report.failed_with("error")
@@ -245,7 +253,8 @@ def test_a_failed_error_rule_leaves_no_version_and_no_blob(data: DataClient, tmp
 def test_a_warn_rule_keeps_every_row_and_records_the_report(data: DataClient) -> None:
     ds = data.ingest(frame(), "c", rules=RULES.replace("{action}", "warn"))
     assert ds.num_rows == 100
-    assert ds.validation is not None and ds.validation["passed"] is False
+    assert ds.validation is not None
+    assert ds.validation["passed"] is False
 
 
 def test_quarantine_moves_failing_rows_to_a_side_dataset(data: DataClient) -> None:
@@ -278,7 +287,8 @@ def test_encrypted_store_reads_back_and_keeps_no_plaintext(tmp_path: Path) -> No
     try:
         ds = client.ingest(frame(50), "c")
         stored = b"".join(p.read_bytes() for p in blob_files(tmp_path))
-        assert b"c00042" not in stored and b"PAR1" not in stored
+        assert b"c00042" not in stored
+        assert b"PAR1" not in stored
         assert client.get("c").to_pandas()["id"].tolist() == frame(50)["id"].tolist()
         assert client.query("SELECT count(*) AS n FROM c@1").to_pylist() == [{"n": 50}]
         assert ds.files()[0].exists()

@@ -42,7 +42,9 @@ def test_the_same_spec_gives_the_same_split_and_another_spec_is_refused(churn) -
 
 
 def test_a_time_split_puts_earlier_rows_first(churn) -> None:  # type: ignore[no-untyped-def]
-    split = churn.split("by_time", kind="time", time_column="signup_at", fractions={"train": 0.8, "test": 0.2})
+    split = churn.split(
+        "by_time", kind="time", time_column="signup_at", fractions={"train": 0.8, "test": 0.2}
+    )
     train = split.to_pandas("train")
     test = split.to_pandas("test")
     assert train["signup_at"].max() <= test["signup_at"].min()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import gzip
-import os
+import re
 from collections.abc import Callable
 from pathlib import Path
 
@@ -20,7 +20,11 @@ from modelyard.exceptions import NotFoundError, StoreError, ValidationError
 
 def rows(n: int) -> pd.DataFrame:
     return pd.DataFrame(
-        {"id": range(n), "city": [("Oslo", "Lima", "Pune")[i % 3] for i in range(n)], "x": [i / 4 for i in range(n)]}
+        {
+            "id": range(n),
+            "city": [("Oslo", "Lima", "Pune")[i % 3] for i in range(n)],
+            "x": [i / 4 for i in range(n)],
+        }
     )
 
 
@@ -68,7 +72,7 @@ def test_skipping_bad_lines_records_how_many(data: DataClient, tmp_path: Path) -
 def test_an_empty_file_is_refused(data: DataClient, tmp_path: Path, content: str) -> None:
     path = tmp_path / "e.csv"
     path.write_text(content)
-    with pytest.raises(ValidationError, match="empty|no rows"):
+    with pytest.raises(ValidationError, match=r"empty|no rows"):
         data.ingest(path, "e")
     assert data.list_datasets() == []
 
@@ -78,7 +82,7 @@ def test_a_column_of_mixed_types_says_how_to_declare_it(data: DataClient, tmp_pa
     lines = ["n"] + [str(i) for i in range(5000)] + ["oops"]
     path.write_text("\n".join(lines) + "\n")
     options = SourceOptions(block_size=1024)
-    with pytest.raises(ValidationError, match="mixed types.*--schema"):
+    with pytest.raises(ValidationError, match=r"mixed types.*--schema"):
         list(open_source(str(path), options).batches())
     ds = data.ingest(path, "mixed", dtypes={"n": "string"})
     assert ds.num_rows == 5001
@@ -94,7 +98,9 @@ def test_tsv_and_gzip_and_unicode(data: DataClient, tmp_path: Path) -> None:
 
 def test_huge_fields_and_hostile_content_are_just_data(data: DataClient, tmp_path: Path) -> None:
     big = "x" * 2_000_000
-    df = pd.DataFrame({"text": [big, "'; DROP TABLE datasets; --", "<script>alert(1)</script>", "\x00nul"]})
+    df = pd.DataFrame(
+        {"text": [big, "'; DROP TABLE datasets; --", "<script>alert(1)</script>", "\x00nul"]}
+    )
     ds = data.ingest(df, "hostile")
     assert ds.to_pandas()["text"].tolist() == df["text"].tolist()
 
@@ -165,7 +171,11 @@ def test_sql_query_on_sqlite_streams_in_chunks(data: DataClient, tmp_path: Path)
     assert [b.num_rows for b in source.batches()] == [1000, 1000, 500]
     ds = data.ingest(url, "events", query="SELECT id, city FROM events WHERE id < 100")
     assert ds.num_rows == 100
-    assert ds.source == {"kind": "sql", "location": url, "query": "SELECT id, city FROM events WHERE id < 100"}
+    assert ds.source == {
+        "kind": "sql",
+        "location": url,
+        "query": "SELECT id, city FROM events WHERE id < 100",
+    }
 
 
 @pytest.mark.postgres
@@ -185,7 +195,9 @@ def test_sql_errors_are_clear(data: DataClient, tmp_path: Path) -> None:
         data.ingest(url, "t")
     with pytest.raises(ValidationError, match="the query failed"):
         data.ingest(url, "t", query="SELECT * FROM no_such_table")
-    with pytest.raises(StoreError, match="cannot query postgresql\\+psycopg://u:\\*\\*\\*@127.0.0.1:1/x"):
+    with pytest.raises(
+        StoreError, match=re.escape("cannot query postgresql+psycopg://u:***@127.0.0.1:1/x")
+    ):
         data.ingest("postgresql+psycopg://u:secret@127.0.0.1:1/x", "t", query="SELECT 1")
     assert data.list_datasets() == []
 

@@ -6,8 +6,8 @@ from collections.abc import Sequence
 from typing import Any
 
 import pyarrow as pa
-from rich.markup import escape
 from rich import box
+from rich.markup import escape
 from rich.table import Table
 
 from modelyard.cli._render import fmt_value, sparkline

@@ -1,6 +1,8 @@
 """``modelyard demo``: the main job on the embedded default store.
 
-For now: train two scikit-learn candidates on the bundled breast-cancer data
+First the data step: a synthetic customer-churn table is generated, ingested
+with PII masking and validation rules, profiled and split (``_demo_data``).
+Then, for now: train two scikit-learn candidates on the bundled breast-cancer data
 with stratified 5-fold cross-validation, track everything (params, per-fold
 metrics, the fitted model as a skops file, a ROC plot, the CV table), pick the
 best by mean ROC AUC, and print the run table. Later issues grow this into the
@@ -16,6 +18,7 @@ from typing import Annotated, Any
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from modelyard.cli._demo_data import ingest_demo_data
 from modelyard.cli._render import runs_table
 from modelyard.cli.app import client, console
 from modelyard.tracking import ActiveRun
@@ -43,8 +46,11 @@ def demo(
     ctx: typer.Context,
     folds: Annotated[int, typer.Option(min=2, max=20, help="Cross-validation folds.")] = 5,
     seed: Annotated[int, typer.Option(help="Random seed (same seed, same result).")] = 0,
+    rows: Annotated[int, typer.Option(min=1000, help="Rows of synthetic churn data.")] = 5000,
 ) -> None:
-    """Train and track two candidate models on a bundled dataset, then show the runs."""
+    """Ingest synthetic churn data (masked, validated, profiled), then train and track
+    two candidate models on a bundled dataset and show the runs."""
+    ingest_demo_data(ctx, rows, seed)
     from sklearn.datasets import load_breast_cancer
     from sklearn.model_selection import StratifiedKFold, train_test_split
 

@@ -6,7 +6,7 @@ Parquet, JSON lines), SQL queries and Redis Streams in bounded memory
 the one-pass profile (``profile``); validation rules evaluated in DuckDB
 (``rules``, ``report``); immutable, content-hashed versions in the artifact
 store (``client``, ``dataset``); deterministic splits (``splits``); SQL over
-versions (``query``); and a synthetic churn table for demos (``synthetic``).
+versions (``queries``); and a synthetic churn table for demos (``synthetic``).
 
 It sits in layer L2 and uses ``modelyard.store`` and ``modelyard.artifacts``.
 Module-level functions (``ingest``, ``get``, ``query``...) use a default client

@@ -353,7 +353,7 @@ class DataClient:
 
     def query(self, sql: str) -> pa.Table:
         """Run ``sql`` in DuckDB, with ``name@version`` (and bare dataset names) as tables."""
-        from modelyard.data.query import run_query
+        from modelyard.data.queries import run_query
 
         return run_query(sql, self)
 

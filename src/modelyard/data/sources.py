@@ -272,7 +272,9 @@ class _FileSource(Source):
         parse = pa_json.ParseOptions(explicit_schema=explicit or None)
         try:
             reader = pa_json.open_json(
-                handle, read_options=pa_json.ReadOptions(block_size=self.options.block_size), parse_options=parse
+                handle,
+                read_options=pa_json.ReadOptions(block_size=self.options.block_size),
+                parse_options=parse,
             )
             yield from reader
         except pa.ArrowInvalid as exc:

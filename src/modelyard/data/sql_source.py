@@ -55,9 +55,7 @@ class SqlSource(Source):
 
     def _stream(self, conn: Any) -> Iterator[pa.RecordBatch]:
         rows_per_chunk = self.options.batch_rows
-        result = conn.execution_options(stream_results=True).execute(
-            text(self.options.query or "")
-        )
+        result = conn.execution_options(stream_results=True).execute(text(self.options.query or ""))
         if not result.returns_rows:
             raise ValidationError("the query returns no rows (use a SELECT)")
         names = list(result.keys())

@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from modelyard.data import DataClient, make_churn
-from modelyard.data.query import MAX_QUERY_CHARS, rewrite_refs
+from modelyard.data.queries import MAX_QUERY_CHARS, rewrite_refs
 from modelyard.exceptions import NotFoundError, ValidationError
 
 
@@ -22,7 +22,10 @@ def test_group_by_over_a_named_version(churn: DataClient) -> None:
         "SELECT region, avg(tenure_months) AS tenure, count(*) AS n FROM churn@1 GROUP BY 1 ORDER BY 1"
     )
     expected = (
-        make_churn(400, seed=1).groupby("region")["tenure_months"].agg(["mean", "count"]).sort_index()
+        make_churn(400, seed=1)
+        .groupby("region")["tenure_months"]
+        .agg(["mean", "count"])
+        .sort_index()
     )
     assert result.column("region").to_pylist() == expected.index.tolist()
     assert result.column("tenure").to_pylist() == pytest.approx(expected["mean"].tolist())

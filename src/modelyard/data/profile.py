@@ -698,7 +698,8 @@ class ProfileBuilder:
             self._connection = duckdb.connect(":memory:")
             rows = self._connection.execute("SELECT hash(?)", [_HASH_PROBE]).fetchall()
             self._adopt_hash_probe(int(rows[0][0]))
-        values = arrays[0] if len(arrays) == 1 else pa.concat_arrays(arrays)
+        # DuckDB keeps insertion order (preserve_insertion_order), so hashes split back by length.
+        values = pa.chunked_array(arrays, type=pa.large_string())
         relation = self._connection.from_arrow(pa.table({"v": values}))
         hashes = np.asarray(relation.project("hash(v) AS h").fetchnumpy()["h"], dtype=np.uint64)
         return np.split(hashes, np.cumsum([len(a) for a in arrays])[:-1])
@@ -961,6 +962,8 @@ def _state_from_json(state: _ColumnState, saved: dict[str, Any], blobs: list[byt
             raise ValidationError(f"profile state field {name!r} is not a count: {value!r}")
         setattr(state, name, value)
     state.mean, state.m2 = float(saved["mean"]), float(saved["m2"])
+    if state.m2 < 0:  # a sum of squares; NaN/inf are allowed (overflow is reported as None)
+        raise ValidationError(f"profile state sum of squares {state.m2!r} is negative")
     for name in ("min", "max"):
         if saved[name] is not None and not _is_number(saved[name]):
             raise ValidationError(f"profile state field {name!r} is not a number")
@@ -997,13 +1000,17 @@ def _check_kll_bytes(blob: bytes) -> None:
     if family != 15 or m != 8 or k < 8 or version not in (1, 2):
         raise bad
     if flags & 1:  # empty
-        items_at, n_expected = len(blob), 0
+        items_at = len(blob)
+        if len(blob) != 8:
+            raise bad
     elif flags & 4:  # exactly one item
-        items_at, n_expected = 8, 1
+        items_at = 8
         if len(blob) != 16:
             raise bad
     else:
-        n_expected, _, num_levels = struct.unpack_from("<QHB", blob, 8)
+        if len(blob) < 20:
+            raise bad
+        n, _, num_levels = struct.unpack_from("<QHB", blob, 8)
         if not 1 <= num_levels <= 60 or len(blob) < 20 + 4 * num_levels:
             raise bad
         levels = np.frombuffer(blob, "<u4", num_levels, 20).astype(np.int64)
@@ -1012,7 +1019,7 @@ def _check_kll_bytes(blob: bytes) -> None:
         items_at = 20 + 4 * num_levels
         if np.any(np.diff(bounds) < 0) or len(blob) != items_at + 16 + 8 * (capacity - bounds[0]):
             raise bad
-        if int(np.sum(np.diff(bounds) << np.arange(num_levels))) != n_expected:
+        if sum(int(size) << level for level, size in enumerate(np.diff(bounds))) != n:
             raise bad  # every KLL compaction keeps the total weight exact
     if np.isnan(np.frombuffer(blob, "<f8", offset=items_at)).any():
         raise bad
@@ -1022,7 +1029,7 @@ def _kll_capacity(k: int, num_levels: int) -> int:
     """Items a KLL sketch with ``num_levels`` levels holds (datasketches' formula)."""
 
     def shrink(width: int, depth: int) -> int:  # round(width * (2/3) ** depth)
-        return ((((2 * width) << depth) // 3**depth) + 1) >> 1
+        return ((((2 * width) << depth) // int(3**depth)) + 1) >> 1
 
     total = 0
     for depth in range(num_levels):

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 import duckdb
 import pyarrow as pa
 
+from modelyard.data._duck import lock_down
 from modelyard.data.refs import REF_PATTERN, parse_ref
 from modelyard.exceptions import NotFoundError, ValidationError
 
@@ -76,7 +77,7 @@ def run_query(sql: str, client: DataClient) -> pa.Table:
             # ``table`` matched REF_PATTERN (letters, digits, _ . - @), so quoting is safe.
             view = f'CREATE VIEW "{table}" AS SELECT * FROM read_parquet([{listing}])'  # noqa: S608
             con.execute(view)
-        _lock_down(con, allowed)
+        lock_down(con, allowed)
         try:
             relation = con.sql(text)
             return pa.table({}) if relation is None else relation.to_arrow_table()
@@ -101,12 +102,3 @@ def _files_for(table: str, client: DataClient) -> list[str] | None:
             raise
         return None  # a bare name that is not a dataset: a CTE, or DuckDB will say
     return [str(path) for path in dataset.files()]
-
-
-def _lock_down(con: duckdb.DuckDBPyConnection, files: list[str]) -> None:
-    listing = ", ".join("'" + f.replace("'", "''") + "'" for f in files)
-    con.execute(f"SET allowed_paths=[{listing}]")
-    con.execute("SET enable_external_access=false")
-    con.execute("SET autoinstall_known_extensions=false")
-    con.execute("SET autoload_known_extensions=false")
-    con.execute("SET lock_configuration=true")

@@ -17,7 +17,7 @@ import pytest
 import redis
 
 from modelyard.data import ConsumerConfig, DataClient, StreamConsumer
-from modelyard.exceptions import ConflictError
+from modelyard.exceptions import ConflictError, StoreError, ValidationError
 from tests.data.conftest import make_client
 
 pytestmark = pytest.mark.redis
@@ -69,7 +69,7 @@ def test_messages_become_appended_versions_with_their_ids(
     assert table.column("_message_id").to_pylist() == ids
     assert table.column("user").to_pylist() == list(range(120))
     assert pending(redis_url, stream_name, "g") == 0
-    assert data.sink("events").committed_ids(stream_name, ids[:3] + ["9-9"]) == set(ids[:3])
+    assert data.sink("events").committed_ids(stream_name, [*ids[:3], "9-9"]) == set(ids[:3])
 
 
 def test_a_recorded_message_cannot_be_committed_twice(
@@ -182,3 +182,26 @@ def test_a_stop_request_commits_what_was_read(
         stats = consumer.run(stop, lambda s: stop.set())
     assert stats.committed_rows == 10
     assert data.get("events").num_rows == 10
+
+
+def test_a_stream_can_be_ingested_once_as_a_source(
+    data: DataClient, redis_url: str, stream_name: str
+) -> None:
+    ids = publish(redis_url, stream_name, 25)
+    ds = data.ingest(f"{redis_url}?stream={stream_name}", "snapshot")
+    assert ds.num_rows == 25
+    assert ds.to_arrow().column("_message_id").to_pylist() == ids
+    assert ds.source["stream"] == stream_name
+    client = redis.Redis.from_url(redis_url)
+    client.xadd(stream_name, {"data": "not json"})
+    client.close()
+    with pytest.raises(ValidationError, match="cannot become a row"):
+        data.ingest(f"{redis_url}?stream={stream_name}", "snapshot")
+    skipped = data.ingest(f"{redis_url}?stream={stream_name}", "other", on_bad_lines="skip")
+    assert (skipped.num_rows, skipped.bad_lines) == (25, 1)
+    same = data.ingest(f"{redis_url}?stream={stream_name}", "snapshot", on_bad_lines="skip")
+    assert (same.version, same.content_hash) == (1, ds.content_hash)  # same rows: same version
+    with pytest.raises(ValidationError, match="name the stream"):
+        data.ingest(redis_url, "snapshot")
+    with pytest.raises(StoreError, match=r"cannot read Redis at redis://127\.0\.0\.1:1/0"):
+        data.ingest("redis://127.0.0.1:1/0?stream=x", "snapshot")

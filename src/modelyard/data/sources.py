@@ -1,4 +1,4 @@
-"""Where data comes from: files (CSV, Parquet, JSON lines), SQL queries, in-memory frames.
+"""Where data comes from: files (CSV, Parquet, JSON lines), SQL queries, Redis Streams, frames.
 
 Every source yields Arrow record batches, so a file of any size streams through
 in bounded memory. A source is described (``describe()``) on the dataset
@@ -129,6 +129,10 @@ def open_source(source: Any, options: SourceOptions | None = None) -> Source:
         from modelyard.data.sql_source import SqlSource
 
         return SqlSource(text, options)
+    if scheme in ("redis", "rediss"):
+        from modelyard.data.redis_source import RedisStreamSource
+
+        return RedisStreamSource(text, options)
     if options.query:
         raise ValidationError("query=... applies only to a database URL source")
     return _file_source(text, options)

@@ -16,6 +16,7 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 
+from modelyard.data import make_churn
 from modelyard.data._hll import HyperLogLog, hash_float64, hash_int64
 from modelyard.data.profile import (
     QUANTILES,
@@ -311,6 +312,64 @@ def test_identifier_like_column_in_small_batches() -> None:
     assert column.identifier_like is True
     assert column.top_values == []
     assert abs((column.distinct or 0) - 25_000) < 750
+
+
+def churn_table(rows: int = 5_000) -> pa.Table:
+    return pa.Table.from_pandas(make_churn(rows), preserve_index=False)
+
+
+def test_small_columns_of_unique_values_are_identifier_like() -> None:
+    table = churn_table()
+    profile = profile_of(table, batch_rows=700)
+    for name in ("customer_id", "email"):
+        column = profile.columns[name]
+        assert column.identifier_like is True, name
+        assert column.top_values == [], name  # not sketch over-estimates like ("C000769", 2)
+        assert abs((column.distinct or 0) - 5_000) < 150
+    frame = table.to_pandas()
+    for name in ("region", "plan"):
+        column = profile.columns[name]
+        assert column.identifier_like is False, name
+        exact = frame[name].value_counts()
+        assert column.top_values == [(str(v), int(c)) for v, c in exact.items()], name
+    whole = builder_of(table)
+    assert ProfileBuilder.from_bytes(whole.to_bytes()).result() == whole.result()
+
+
+def test_unique_rule_is_applied_to_merged_builders() -> None:
+    table = churn_table()
+    halves = [builder_of(table.slice(0, 2_500)), builder_of(table.slice(2_500))]
+    assert halves[0].result().columns["customer_id"].identifier_like is True
+    merged = ProfileBuilder.from_bytes(halves[0].to_bytes())
+    merged.merge(halves[1])
+    profile = merged.result()
+    assert profile.columns["customer_id"].identifier_like is True
+    assert profile.columns["customer_id"].top_values == []
+    assert profile.columns["region"].top_values == profile_of(table).columns["region"].top_values
+    doubled = builder_of(table)
+    doubled.merge(doubled)  # every id twice now: half the values are distinct
+    column = doubled.result().columns["customer_id"]
+    assert column.identifier_like is False
+    assert column.top_values != []
+
+
+def test_unique_rule_thresholds_and_nulls() -> None:
+    def column_of(values: list[str | None]) -> ColumnProfile:
+        return profile_of(pa.table({"s": pa.array(values, pa.string())})).columns["s"]
+
+    few = column_of([f"v{i}" for i in range(49)])  # under 50 values: top values are exact
+    assert few.identifier_like is False
+    assert few.top_values == sorted((f"v{i}", 1) for i in range(49))[:10]
+    assert column_of([f"v{i}" for i in range(50)]).identifier_like is True
+    assert column_of([f"v{i}" for i in range(60)] + [None] * 1_000).identifier_like is True
+    mostly_unique = column_of([f"v{i}" for i in range(90)] + ["dup"] * 10)  # 91% distinct
+    assert mostly_unique.identifier_like is False
+    assert mostly_unique.top_values[0] == ("dup", 10)
+    encoded = pa.array([f"v{i}" for i in range(80)]).dictionary_encode()
+    assert profile_of(pa.table({"d": encoded})).columns["d"].identifier_like is True
+    numbers = profile_of(pa.table({"x": np.arange(100.0)})).columns["x"]
+    assert numbers.identifier_like is False  # a continuous measure is not an identifier
+    assert abs((numbers.distinct or 0) - 100) <= 2
 
 
 def test_unique_rows_after_a_repetitive_prefix_still_count() -> None:

@@ -9,21 +9,26 @@ merges by register-wise maximum. It estimates with Ertl's improved estimator (O.
 "New cardinality estimation algorithms for HyperLogLog sketches", 2017): it behaves like
 linear counting for small sets and like the classic HyperLogLog formula for large ones,
 but without the classic formula's bias of about +2.5% where the two meet (near
-``2.5 * 2**14`` distinct values). Large-range correction is unnecessary with 64-bit hashes. Callers hash their values first: :func:`hash_int64` and
-:func:`hash_float64` here for numbers (stable forever, pure numpy), DuckDB's ``hash``
-for strings.
+``2.5 * 2**14`` distinct values). Large-range correction is unnecessary with 64-bit hashes.
+
+Callers hash their values first: :func:`hash_int64` and :func:`hash_float64` here for
+numbers (stable forever, pure numpy), :class:`StringHasher` (DuckDB's ``hash``, one query
+for many arrays) for strings.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
+import duckdb
 import numpy as np
 import numpy.typing as npt
+import pyarrow as pa
 
 from modelyard.exceptions import ValidationError
 
-__all__ = ["PRECISION", "HyperLogLog", "hash_float64", "hash_int64"]
+__all__ = ["PRECISION", "HyperLogLog", "StringHasher", "hash_float64", "hash_int64"]
 
 PRECISION = 14
 _NUM_REGISTERS = 1 << PRECISION
@@ -33,6 +38,7 @@ _ALPHA_INF = 1.0 / (2.0 * math.log(2.0))
 # float64 exponent bias: a value w >= 1 stored as float64 has biased exponent
 # floor(log2(w)) + 1023, which gives the leading-zero count without a clz ufunc.
 _EXPONENT_BIAS = 1023
+_HASH_PROBE = "modelyard-hll-probe"
 
 Hashes = npt.NDArray[np.uint64]
 
@@ -66,6 +72,49 @@ def hash_float64(values: npt.NDArray[np.floating]) -> Hashes:
     """
     canonical = values.astype(np.float64) + 0.0  # -0.0 + 0.0 == +0.0
     return hash_int64(canonical.view(np.int64))
+
+
+class StringHasher:
+    """DuckDB's 64-bit ``hash`` of strings: fast, but only stable within one DuckDB version.
+
+    Sketches of hashes from two DuckDB versions must not merge; :meth:`probe` (the hash of
+    a fixed string) tells them apart. Holds one in-memory DuckDB connection, opened on
+    first use; not thread-safe.
+    """
+
+    __slots__ = ("_connection", "_probe")
+
+    def __init__(self) -> None:
+        self._connection: duckdb.DuckDBPyConnection | None = None
+        self._probe = 0
+
+    def probe(self) -> int:
+        """The hash of a fixed string: equal probes mean equal hash functions."""
+        self._connect()
+        return self._probe
+
+    def hash(self, arrays: Sequence[pa.Array]) -> list[Hashes]:
+        """Hash every value of every array (large strings, no nulls) in one query.
+
+        Args:
+            arrays: ``large_string`` arrays without nulls.
+
+        Returns:
+            One ``uint64`` hash array per input array, in the same order.
+        """
+        connection = self._connect()
+        # DuckDB keeps insertion order (preserve_insertion_order), so hashes split back by length.
+        values = pa.chunked_array(arrays, type=pa.large_string())
+        relation = connection.from_arrow(pa.table({"v": values}))
+        hashes = np.asarray(relation.project("hash(v) AS h").fetchnumpy()["h"], dtype=np.uint64)
+        return np.split(hashes, np.cumsum([len(a) for a in arrays])[:-1])
+
+    def _connect(self) -> duckdb.DuckDBPyConnection:
+        if self._connection is None:
+            connection = duckdb.connect(":memory:")
+            rows = connection.execute("SELECT hash(?)", [_HASH_PROBE]).fetchall()
+            self._connection, self._probe = connection, int(rows[0][0])
+        return self._connection
 
 
 class HyperLogLog:

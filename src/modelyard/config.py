@@ -46,7 +46,16 @@ __all__ = ["PROJECT_FILE", "Settings", "load_settings", "parse_mask_key", "parse
 
 PROJECT_FILE = "modelyard.yaml"
 _FILE_KEYS = frozenset(
-    {"home", "db_url", "artifacts_url", "master_key_file", "mask_key_file", "allow_pickle", "user", "redis_url"}
+    {
+        "home",
+        "db_url",
+        "artifacts_url",
+        "master_key_file",
+        "mask_key_file",
+        "allow_pickle",
+        "user",
+        "redis_url",
+    }
 )
 _FILE_TYPES: dict[str, tuple[type, ...]] = {"allow_pickle": (bool, int, str)}
 _TRUE = frozenset({"1", "true", "yes", "on"})

@@ -5,7 +5,7 @@ PEERS := .venv-peers
 BIN := $(VENV)/bin
 PIP_FLAGS := --quiet --disable-pip-version-check
 
-.PHONY: demo test lint typecheck layers pytest peers bench clean
+.PHONY: demo test lint typecheck layers pytest peers bench bench-ingest clean
 
 # A stamp per install flavour: reinstall only when pyproject.toml changes.
 $(VENV)/.stamp-base: pyproject.toml
@@ -51,6 +51,10 @@ $(PEERS)/.stamp: benchmarks/peers.txt
 ## bench: run the tracking benchmark against MLflow
 bench: $(VENV)/.stamp-dev peers
 	$(BIN)/python -m benchmarks.tracking
+
+## bench-ingest: CSV ingest speed and peak memory against plain pyarrow (~1 GiB CSV, cached)
+bench-ingest: $(VENV)/.stamp-dev
+	$(BIN)/python -m benchmarks.ingest --keep
 
 clean:
 	rm -rf $(VENV) $(PEERS) .mypy_cache .ruff_cache .pytest_cache

@@ -38,7 +38,9 @@ _SUFFIXES = {
 }
 _COMPRESSIONS = {".gz", ".bz2", ".zst", ".xz"}
 _BATCH_ROWS = 131_072
-_CSV_BLOCK = 8 << 20  # bytes per CSV block; types are inferred from the first one
+# Bytes per CSV/JSON block; types are inferred from the first one. Arrow reads up to 32
+# blocks ahead, so this also bounds the read-ahead memory (32 x 4 MB).
+_CSV_BLOCK = 4 << 20
 _SQL_SCHEMES = ("sqlite", "postgresql", "postgres", "mysql", "mariadb", "mssql", "oracle")
 
 

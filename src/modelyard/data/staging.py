@@ -15,6 +15,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from modelyard.data._pipeline import ParquetSink, read_ahead
 from modelyard.data.masking import Masker
 from modelyard.data.profile import ProfileBuilder
 from modelyard.data.sources import cast_batch
@@ -22,7 +23,9 @@ from modelyard.exceptions import ValidationError
 
 __all__ = ["Staged", "content_hash", "profile_file", "stage_batches"]
 
-_ROW_GROUP_ROWS = 1 << 20
+# Rows per Parquet row group: large enough for good encoding, small enough that the
+# writer's queue stays within the memory budget (~40 MB per group of a wide table).
+_ROW_GROUP_ROWS = 256 * 1024
 
 
 @dataclass
@@ -59,33 +62,36 @@ def stage_batches(
         ValidationError: The source holds no rows, a batch does not fit the
             schema, or masking refused a column.
     """
-    writer: pq.ParquetWriter | None = None
+    sink: ParquetSink | None = None
     builder: ProfileBuilder | None = None
     rows = 0
     try:
-        for raw in batches:
+        for raw in read_ahead(batches):
             if masker is not None:
-                if writer is None:
+                if sink is None:
                     masker.check(raw.schema)
                 raw = masker.apply(raw)
-            if writer is None:
+            if sink is None:
                 schema = _plain(schema or raw.schema)
-                writer = pq.ParquetWriter(path, schema, compression="snappy")
+                sink = ParquetSink(path, schema, _ROW_GROUP_ROWS)
                 builder = ProfileBuilder(schema)
             assert schema is not None
             assert builder is not None
             batch = cast_batch(raw, schema, where)
             if batch.num_rows == 0:
                 continue
-            writer.write_batch(batch, row_group_size=_ROW_GROUP_ROWS)
+            sink.write(batch)
             builder.update(batch)
             rows += batch.num_rows
             if on_rows is not None:
                 on_rows(batch.num_rows)
-    finally:
-        if writer is not None:
-            writer.close()
-    if writer is None or builder is None or schema is None or rows == 0:
+    except BaseException:
+        if sink is not None:
+            sink.close(discard=True)
+        raise
+    if sink is not None:
+        sink.close()
+    if sink is None or builder is None or schema is None or rows == 0:
         raise ValidationError(f"{where} holds no rows; nothing to ingest")
     return Staged(path, schema, rows, builder)
 

@@ -17,7 +17,7 @@ import pytest
 import redis
 
 from modelyard.data import ConsumerConfig, DataClient, StreamConsumer
-from modelyard.exceptions import ConflictError, StoreError, ValidationError
+from modelyard.exceptions import ConflictError, NotFoundError, StoreError, ValidationError
 from tests.data.conftest import make_client
 
 pytestmark = pytest.mark.redis
@@ -205,3 +205,59 @@ def test_a_stream_can_be_ingested_once_as_a_source(
         data.ingest(redis_url, "snapshot")
     with pytest.raises(StoreError, match=r"cannot read Redis at redis://127\.0\.0\.1:1/0"):
         data.ingest("redis://127.0.0.1:1/0?stream=x", "snapshot")
+
+
+@pytest.mark.slow
+def test_sigterm_stops_the_cli_consumer_after_committing(
+    tmp_path: Path, redis_url: str, stream_name: str
+) -> None:
+    import os
+    import signal
+    import time
+
+    publish(redis_url, stream_name, 40)
+    env = {**os.environ, "MODELYARD_HOME": str(tmp_path), "MODELYARD_USER": "tester"}
+    env.pop("MODELYARD_DB_URL", None)
+    args = [
+        "data",
+        "consume",
+        stream_name,
+        "--dataset",
+        "events",
+        "--group",
+        "term",
+        "--redis-url",
+        redis_url,
+        "--batch-size",
+        "10",
+        "--block-ms",
+        "50",
+    ]
+    child = subprocess.Popen(
+        [sys.executable, "-c", "from modelyard.cli import main; main()", *args],
+        env=env,
+        cwd=REPO_ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    data = make_client(f"sqlite:///{tmp_path / 'modelyard.db'}", tmp_path)
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                if data.get("events").num_rows == 40:
+                    break
+            except NotFoundError:
+                pass
+            time.sleep(0.1)
+        child.send_signal(signal.SIGTERM)
+        out, err = child.communicate(timeout=60)
+        assert child.returncode == 0, err
+        assert "stopped: 40 rows committed" in " ".join(out.split())
+        assert data.get("events").num_rows == 40
+        assert pending(redis_url, stream_name, "term") == 0
+    finally:
+        if child.poll() is None:
+            child.kill()
+        data.close()

@@ -7,11 +7,11 @@ the first time it is needed (not at import time), or set with :func:`connect`.
 from __future__ import annotations
 
 import os
-import threading
 from typing import Any
 
 import pyarrow as pa
 
+from modelyard._utils.process_default import ProcessDefault
 from modelyard.config import load_settings
 from modelyard.data.client import DataClient
 from modelyard.data.dataset import Dataset
@@ -19,9 +19,7 @@ from modelyard.data.report import ValidationReport
 
 __all__ = ["append", "connect", "get", "get_client", "ingest", "list_datasets", "query", "validate"]
 
-_lock = threading.Lock()
-_client: DataClient | None = None
-_client_pid: int | None = None
+_default: ProcessDefault[DataClient] = ProcessDefault(DataClient.close)
 
 
 def connect(
@@ -33,7 +31,6 @@ def connect(
     mask_key: bytes | str | None = None,
 ) -> DataClient:
     """Make (and return) the default data client for this process."""
-    global _client, _client_pid
     settings = load_settings(
         home=home,
         db_url=db_url,
@@ -41,21 +38,12 @@ def connect(
         master_key=master_key,
         mask_key=mask_key,
     )
-    client = DataClient.from_settings(settings)
-    with _lock:
-        old, old_pid = _client, _client_pid
-        _client, _client_pid = client, os.getpid()
-    if old is not None and old_pid == os.getpid():
-        old.close()
-    return client
+    return _default.set(DataClient.from_settings(settings))
 
 
 def get_client() -> DataClient:
     """The default data client (built from the settings on first use, again after a fork)."""
-    with _lock:
-        if _client is not None and _client_pid == os.getpid():
-            return _client
-    return connect()
+    return _default.get(connect)
 
 
 def ingest(source: Any, name: str, **options: Any) -> Dataset:

@@ -7,10 +7,10 @@ time it is needed (not at import time), or set explicitly with :func:`connect`.
 from __future__ import annotations
 
 import os
-import threading
 from collections.abc import Sequence
 from typing import Any
 
+from modelyard._utils.process_default import ProcessDefault
 from modelyard.config import load_settings
 from modelyard.store import Experiment, Metric, Run, RunsPage
 from modelyard.tracking.client import DEFAULT_EXPERIMENT, TrackingClient
@@ -26,9 +26,7 @@ __all__ = [
     "start_run",
 ]
 
-_lock = threading.Lock()
-_client: TrackingClient | None = None
-_client_pid: int | None = None
+_default: ProcessDefault[TrackingClient] = ProcessDefault(TrackingClient.close)
 
 
 def connect(
@@ -42,25 +40,15 @@ def connect(
 
     Arguments override ``MODELYARD_*`` variables, which override ``modelyard.yaml``.
     """
-    global _client, _client_pid
     settings = load_settings(
         home=home, db_url=db_url, artifacts_url=artifacts_url, master_key=master_key
     )
-    client = TrackingClient.from_settings(settings)
-    with _lock:
-        old, old_pid = _client, _client_pid
-        _client, _client_pid = client, os.getpid()
-    if old is not None and old_pid == os.getpid():  # a parent's client is not ours to close
-        old.close()
-    return client
+    return _default.set(TrackingClient.from_settings(settings))
 
 
 def get_client() -> TrackingClient:
     """The default client (built from the settings on first use, and again after a fork)."""
-    with _lock:
-        if _client is not None and _client_pid == os.getpid():
-            return _client
-    return connect()
+    return _default.get(connect)
 
 
 def start_run(

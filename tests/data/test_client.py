@@ -294,3 +294,20 @@ def test_encrypted_store_reads_back_and_keeps_no_plaintext(tmp_path: Path) -> No
         assert ds.files()[0].exists()
     finally:
         client.close()
+
+
+def test_when_every_row_is_quarantined_no_version_is_made(data: DataClient) -> None:
+    rules = {"rules": [{"in_range": {"column": "age", "min": 1000}, "on_fail": "quarantine"}]}
+    with pytest.raises(DataQualityError, match="every row"):
+        data.ingest(frame(20), "c", rules=rules)
+    assert [d.ref for d in data.list_datasets()] == ["c.quarantine@1"]
+    assert data.get("c.quarantine").num_rows == 20
+
+
+def test_append_quarantines_only_the_new_rows(data: DataClient) -> None:
+    data.ingest(frame(10), "c")
+    rules = {"rules": [{"in_range": {"column": "age", "max": 60}, "on_fail": "quarantine"}]}
+    grown = data.append("c", frame(50, offset=10), rules=rules)
+    bad = data.get("c.quarantine").to_pandas()
+    assert (bad["age"] > 60).all()
+    assert grown.num_rows + len(bad) == 60

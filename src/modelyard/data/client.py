@@ -128,18 +128,7 @@ class DataClient:
         """
         options = _options(format, dtypes, on_bad_lines, query, delimiter)
         src = open_source(source, options)
-        masker = self._masker(mask)
-        parsed = _rules(rules)
-        with self._workspace() as tmp:
-            staged = stage_batches(
-                src.batches(),
-                tmp / "part.parquet",
-                masker=masker,
-                where=src.location,
-                on_rows=on_rows,
-            )
-            staged, report = self._validate_staged(name, staged, parsed, [], src, tmp)
-            return self._commit(name, staged, src, masker, report, parent=None)
+        return self._write(name, src, self._masker(mask), _rules(rules), on_rows=on_rows)
 
     def append(
         self,
@@ -170,48 +159,68 @@ class DataClient:
             ConflictError: The dataset's schema changed while appending (retry).
         """
         try:
-            parent = self._store.get_version(name)
+            parent: VersionRecord | None = self._store.get_version(name)
         except NotFoundError:
             parent = None
-        if parent is None:
-            return self._first_append(name, source, format, dtypes, rules, stream, message_ids)
-        options = _options(format, dtypes, on_bad_lines, query, None)
-        src = open_source(source, options)
-        masker = self._masker(parent.masking) if parent.masking else None
-        parsed = _rules(rules)
+        src = open_source(source, _options(format, dtypes, on_bad_lines, query, None))
+        masker = self._masker(parent.masking) if parent is not None else None
+        return self._write(
+            name,
+            src,
+            masker,
+            _rules(rules),
+            parent=parent,
+            stream=stream,
+            ids=message_ids,
+            on_rows=on_rows,
+        )
+
+    def _write(
+        self,
+        name: str,
+        src: Source,
+        masker: Masker | None,
+        rules: Rules | None,
+        *,
+        parent: VersionRecord | None = None,
+        stream: str | None = None,
+        ids: Sequence[str] = (),
+        on_rows: Callable[[int], None] | None = None,
+    ) -> Dataset:
+        """Stage, validate and commit: the one path every new version takes."""
         with self._workspace() as tmp:
-            schema = schema_from_dict(parent.schema)
+            schema = schema_from_dict(parent.schema) if parent is not None else None
+            batches = src.batches()
+            if schema is not None:
+                batches = _strict(batches, schema, masker, src.location)
             staged = stage_batches(
-                _strict(src.batches(), schema, masker, src.location),
+                batches,
                 tmp / "part.parquet",
                 masker=masker,
                 schema=schema,
                 where=src.location,
                 on_rows=on_rows,
             )
-            parent_files = self._part_files(parent.parts)
-            staged, report = self._validate_staged(name, staged, parsed, parent_files, src, tmp)
-            return self._commit(
-                name, staged, src, masker, report, parent=parent, stream=stream, ids=message_ids
+            earlier = self._part_files(parent.parts) if parent is not None else []
+            checked = self._validate_staged(name, staged, rules, earlier, src, tmp)
+            good, report, bad = checked
+            if good is None:  # every row failed a quarantine rule
+                assert bad is not None
+                assert report is not None
+                self._commit_quarantine(name, bad, staged.schema, src, report)
+                raise DataQualityError(
+                    f"every row of {src.location} failed a quarantine rule; they were written "
+                    f"to {name}{QUARANTINE_SUFFIX} and no version of {name!r} was made",
+                    report=report,
+                    name=name,
+                )
+            dataset = self._commit(
+                name, good, src, masker, report, parent=parent, stream=stream, ids=ids
             )
-
-    def _first_append(
-        self,
-        name: str,
-        source: Any,
-        format: str | None,
-        dtypes: Mapping[str, Any] | str | None,
-        rules: RulesLike | None,
-        stream: str | None,
-        ids: Sequence[str],
-    ) -> Dataset:
-        src = open_source(source, _options(format, dtypes, "error", None, None))
-        with self._workspace() as tmp:
-            staged = stage_batches(src.batches(), tmp / "part.parquet", where=src.location)
-            staged, report = self._validate_staged(name, staged, _rules(rules), [], src, tmp)
-            return self._commit(
-                name, staged, src, None, report, parent=None, stream=stream, ids=ids
-            )
+            if bad is not None:
+                assert report is not None
+                self._commit_quarantine(name, bad, staged.schema, src, report)
+            return dataset
 
     def _validate_staged(
         self,
@@ -221,10 +230,15 @@ class DataClient:
         earlier_files: list[Path],
         src: Source,
         tmp: Path,
-    ) -> tuple[Staged, ValidationReport | None]:
-        """Run the rules; raise on ``error`` failures, move ``quarantine`` failures aside."""
+    ) -> tuple[Staged | None, ValidationReport | None, Path | None]:
+        """Run the rules: raise on ``error`` failures, split off ``quarantine`` failures.
+
+        Returns:
+            The rows to commit (None when every row was quarantined), the report,
+            and the Parquet file of quarantined rows (None when there are none).
+        """
         if rules is None:
-            return staged, None
+            return staged, None, None
         rules.check_columns(staged.schema)
         files = [*earlier_files, staged.path]
         total = staged.num_rows + sum(pq.ParquetFile(f).metadata.num_rows for f in earlier_files)
@@ -236,20 +250,12 @@ class DataClient:
                 report=report,
                 name=name,
             )
-        if report.failed_with("quarantine"):
-            good, bad = tmp / "good.parquet", tmp / "bad.parquet"
-            good_rows, bad_rows = quarantine(rules, [staged.path], out_good=good, out_bad=bad)
-            if bad_rows:
-                self._commit_quarantine(name, bad, staged.schema, src, report)
-            if good_rows == 0:
-                raise DataQualityError(
-                    f"every row of {src.location} failed a quarantine rule; they were written "
-                    f"to {name}{QUARANTINE_SUFFIX} and no version of {name!r} was made",
-                    report=report,
-                    name=name,
-                )
-            staged = Staged(good, staged.schema, good_rows, profile_file(good))
-        return staged, report
+        if not report.failed_with("quarantine"):
+            return staged, report, None
+        good, bad = tmp / "good.parquet", tmp / "bad.parquet"
+        good_rows, bad_rows = quarantine(rules, [staged.path], out_good=good, out_bad=bad)
+        kept = Staged(good, staged.schema, good_rows, profile_file(good)) if good_rows else None
+        return kept, report, bad if bad_rows else None
 
     def _commit_quarantine(
         self, name: str, path: Path, schema: pa.Schema, src: Source, report: ValidationReport

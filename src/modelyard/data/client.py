@@ -24,7 +24,7 @@ from modelyard.data.report import ValidationReport
 from modelyard.data.rules import Rules, evaluate, quarantine
 from modelyard.data.sources import Source, SourceOptions, open_source
 from modelyard.data.splits import SplitSpec, assign_split, split_counts
-from modelyard.data.staging import Staged, content_hash, profile_file, stage_batches
+from modelyard.data.staging import Staged, content_hash, restage, stage_batches
 from modelyard.exceptions import ConflictError, DataQualityError, NotFoundError, ValidationError
 from modelyard.store import DatasetStore, NewVersion, VersionRecord, check_dataset_name
 
@@ -254,15 +254,13 @@ class DataClient:
             return staged, report, None
         good, bad = tmp / "good.parquet", tmp / "bad.parquet"
         good_rows, bad_rows = quarantine(rules, [staged.path], out_good=good, out_bad=bad)
-        kept = Staged(good, staged.schema, good_rows, profile_file(good)) if good_rows else None
+        kept = restage(good, tmp / "kept.parquet", staged.schema) if good_rows else None
         return kept, report, bad if bad_rows else None
 
     def _commit_quarantine(
         self, name: str, path: Path, schema: pa.Schema, src: Source, report: ValidationReport
     ) -> None:
-        builder = profile_file(path)
-        rows = pq.ParquetFile(path).metadata.num_rows
-        staged = Staged(path, schema, rows, builder)
+        staged = restage(path, path.with_name("quarantine.parquet"), schema)
         source = {**src.describe(), "quarantined_from": name}
         self._commit(
             name + QUARANTINE_SUFFIX, staged, src, None, report, parent=None, source=source

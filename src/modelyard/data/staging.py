@@ -21,7 +21,7 @@ from modelyard.data.profile import ProfileBuilder
 from modelyard.data.sources import cast_batch
 from modelyard.exceptions import ValidationError
 
-__all__ = ["Staged", "content_hash", "profile_file", "stage_batches"]
+__all__ = ["Staged", "content_hash", "restage", "stage_batches"]
 
 # Rows per Parquet row group: large enough for good encoding, small enough that the
 # writer's queue stays within the memory budget (~40 MB per group of a wide table).
@@ -96,13 +96,15 @@ def stage_batches(
     return Staged(path, schema, rows, builder)
 
 
-def profile_file(path: Path, batch_rows: int = 131_072) -> ProfileBuilder:
-    """Profile a Parquet file in one streaming pass (after quarantine removed rows)."""
-    parquet = pq.ParquetFile(path)
-    builder = ProfileBuilder(parquet.schema_arrow)
-    for batch in parquet.iter_batches(batch_size=batch_rows):
-        builder.update(batch)
-    return builder
+def restage(source: Path, path: Path, schema: pa.Schema) -> Staged:
+    """Stage a Parquet file another writer made (DuckDB's quarantine split) in our layout.
+
+    Its rows are cast to ``schema`` (DuckDB writes ``large_string`` where the
+    dataset has ``string``), written in our row groups and profiled, so every
+    part of a dataset has one schema and one profile format.
+    """
+    batches = pq.ParquetFile(source).iter_batches(batch_size=_ROW_GROUP_ROWS // 2)
+    return stage_batches(batches, path, schema=schema, where=str(source))
 
 
 def content_hash(part_hashes: Iterable[str]) -> str:

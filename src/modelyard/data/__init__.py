@@ -1,12 +1,17 @@
 """Data: versioned datasets, their sources, profiles, validation rules, masking and splits.
 
-Owns everything between a source and a dataset version: reading files (CSV,
-Parquet, JSON lines), SQL queries and Redis Streams in bounded memory
-(``sources``, ``stream``); PII masking before anything is stored (``masking``);
-the one-pass profile (``profile``); validation rules evaluated in DuckDB
-(``rules``, ``report``); immutable, content-hashed versions in the artifact
-store (``client``, ``dataset``); deterministic splits (``splits``); SQL over
-versions (``queries``); and a synthetic churn table for demos (``synthetic``).
+Owns everything between a source and a dataset version:
+
+- reading files (CSV, Parquet, JSON lines), SQL queries and Redis Streams in bounded
+  memory (``sources``, ``sql_source``, ``redis_source``), and consuming a stream with a
+  consumer group (``stream``, ``sink``);
+- PII masking before anything is stored (``masking``);
+- the one-pass, mergeable profile (``profile``);
+- validation rules evaluated in DuckDB (``rules``, ``rule_kinds``, ``table_rules``,
+  ``rule_set``, ``validation``, ``report``);
+- the staging pass and immutable, content-hashed versions in the artifact store
+  (``staging``, ``client``, ``dataset``); deterministic splits (``splits``);
+- SQL over versions (``queries``) and a synthetic churn table for demos (``synthetic``).
 
 It sits in layer L2 and uses ``modelyard.store`` and ``modelyard.artifacts``.
 Module-level functions (``ingest``, ``get``, ``query``...) use a default client

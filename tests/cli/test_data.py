@@ -138,3 +138,19 @@ def test_errors_are_one_clear_line(
     assert result.code == 1
     assert message in words(result.err)
     assert "Traceback" not in result.err
+
+
+def test_diff_shows_added_removed_and_retyped_columns(
+    cli: Callable[..., Result], home: Path
+) -> None:
+    (home / "a.csv").write_text("id,age,city\n1,30,Oslo\n2,40,Lima\n")
+    (home / "b.csv").write_text("id,age,score\n1,x,0.5\n2,y,0.7\n3,z,0.1\n")
+    cli("data", "ingest", "a.csv", "--name", "t", "--no-profile")
+    cli("data", "ingest", "b.csv", "--name", "t", "--no-profile")
+    result = cli("data", "diff", "t@1", "t@2")
+    out = words(result.out)
+    assert result.code == 0
+    assert "rows: 2 → 3 (+1)" in out
+    assert "city │ removed" in out
+    assert "score │ added" in out
+    assert "type int64 → string" in out

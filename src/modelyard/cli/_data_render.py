@@ -92,7 +92,7 @@ def diff_table(changes: Sequence[ColumnChange], old: str, new: str) -> Table:
             if metric.old == metric.new:
                 cells.append("")
             else:
-                cells.append(f"{_stat(metric.old)} → {_stat(metric.new)}")
+                cells.append(f"{_stat(metric.old) or '—'} → {_stat(metric.new) or '—'}")
         table.add_row(escape(change.column), escape(what), *map(escape, cells))
     return table
 

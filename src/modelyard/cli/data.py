@@ -22,7 +22,13 @@ from modelyard.cli._data_render import (
     report_table,
 )
 from modelyard.cli.app import console, emit_json, settings
-from modelyard.data import DataClient, Dataset, compare_profiles, parse_mask_policy
+from modelyard.data import (
+    DataClient,
+    Dataset,
+    compare_profiles,
+    parse_dtypes,
+    parse_mask_policy,
+)
 from modelyard.exceptions import ValidationError
 
 __all__ = ["app"]
@@ -290,6 +296,10 @@ def consume(
     batch_size: Annotated[int, typer.Option("--batch-size")] = 500,
     block_ms: Annotated[int, typer.Option("--block-ms")] = 1000,
     claim_idle_ms: Annotated[int, typer.Option("--claim-idle-ms")] = 30_000,
+    schema: Annotated[
+        str | None,
+        typer.Option("--schema", help="Types for a new dataset: 'amount=float64,user=int64'."),
+    ] = None,
     max_batches: Annotated[
         int | None, typer.Option("--max-batches", help="Stop after this many batches (testing).")
     ] = None,
@@ -313,7 +323,9 @@ def consume(
     sink = client.sink(dataset)
     try:
         with (
-            StreamConsumer(redis_url or conf.redis_url, sink, config) as reader,
+            StreamConsumer(
+                redis_url or conf.redis_url, sink, config, dtypes=parse_dtypes(schema)
+            ) as reader,
             Live(console=console, refresh_per_second=4, transient=False) as live,
         ):
 

@@ -1,0 +1,1 @@
+"""Features: a declarative preprocessing spec compiled to a scikit-learn ColumnTransformer."""

@@ -1,0 +1,1 @@
+"""Training: model families, cross-validated selection, Optuna tuning, ensembles, tracking."""

@@ -14,6 +14,8 @@ Typical use::
 
     churn = my.data.ingest("churn.csv", name="churn", mask={"email": "hmac"})
     my.data.query("SELECT region, avg(tenure_months) FROM churn@1 GROUP BY 1")
+    result = my.train(data="churn@1", target="churned", spec={"tuning": {"trials": 30}})
+    result.leaderboard_frame()
 
 Settings come from arguments, ``MODELYARD_*`` variables, ``modelyard.yaml``, then
 defaults (see :mod:`modelyard.config`); :func:`connect` picks a store explicitly.
@@ -24,6 +26,7 @@ from __future__ import annotations
 import os
 
 from modelyard import data
+from modelyard.training import train
 from modelyard.exceptions import ModelyardError
 from modelyard.tracking import (
     ActiveRun,
@@ -55,6 +58,7 @@ __all__ = [
     "list_experiments",
     "search_runs",
     "start_run",
+    "train",
 ]
 
 

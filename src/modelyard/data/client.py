@@ -55,7 +55,9 @@ class DataClient:
         *,
         user: str | None = None,
         mask_key: bytes | None = None,
+        settings: Settings | None = None,
     ) -> None:
+        self.settings = settings
         self._store = store
         self._blobs = blobs
         self._user = user
@@ -70,6 +72,7 @@ class DataClient:
             BlobStore(settings.artifacts_url, settings.master_key),
             user=settings.user,
             mask_key=settings.mask_key,
+            settings=settings,
         )
 
     def close(self) -> None:

@@ -1,1 +1,38 @@
-"""Features: a declarative preprocessing spec compiled to a scikit-learn ColumnTransformer."""
+"""Features: a declarative preprocessing spec compiled to a scikit-learn ColumnTransformer.
+
+The package owns the feature spec (:class:`FeatureSpec`: type defaults, per-column
+options, interactions, include/drop lists, read from YAML or Python), column kinds
+(:func:`column_kinds`), and the compiler (:func:`build_preprocessor`) whose
+ColumnTransformer becomes the first stage of the model pipeline, so serving applies
+exactly the transforms training fitted. Modules:
+
+- ``options``: :class:`ColumnSpec` and :class:`Bucketize`, the options of one column.
+- ``spec``: :class:`FeatureSpec`, :class:`Interaction`, YAML parsing.
+- ``kinds``: numeric / categorical / boolean / datetime, from the dtypes and values.
+- ``steps``: the scikit-learn steps for each kind, with built-in defaults.
+- ``transformers``: the few custom transformers (float coercion, log1p, datetime parts).
+- ``compile``: :func:`build_preprocessor`, :func:`feature_names_out`,
+  :func:`describe_preprocessor`.
+"""
+
+from __future__ import annotations
+
+from modelyard.features.compile import build_preprocessor, describe_preprocessor, feature_names_out
+from modelyard.features.kinds import column_kind, column_kinds
+from modelyard.features.options import KINDS, Bucketize, ColumnSpec
+from modelyard.features.spec import FeatureSpec, Interaction
+from modelyard.features.steps import BUILTIN_DEFAULTS
+
+__all__ = [
+    "BUILTIN_DEFAULTS",
+    "KINDS",
+    "Bucketize",
+    "ColumnSpec",
+    "FeatureSpec",
+    "Interaction",
+    "build_preprocessor",
+    "column_kind",
+    "column_kinds",
+    "describe_preprocessor",
+    "feature_names_out",
+]

@@ -40,9 +40,12 @@ class TrackingClient:
         ...     run.log_metric("auc", 0.91)
     """
 
-    def __init__(self, transport: Transport, *, user: str = "unknown") -> None:
+    def __init__(
+        self, transport: Transport, *, user: str = "unknown", settings: Settings | None = None
+    ) -> None:
         self.transport = transport
         self.user = user
+        self.settings = settings  # what from_settings was given (workers rebuild from it)
 
     @classmethod
     def from_settings(cls, settings: Settings | None = None) -> TrackingClient:
@@ -50,7 +53,7 @@ class TrackingClient:
         settings = settings or load_settings()
         store = TrackingStore(settings.db_url)
         blobs = BlobStore(settings.artifacts_url, master_key=settings.master_key)
-        return cls(LocalTransport(store, blobs), user=settings.user)
+        return cls(LocalTransport(store, blobs), user=settings.user, settings=settings)
 
     def close(self) -> None:
         """Release connections."""

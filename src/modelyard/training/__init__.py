@@ -1,1 +1,53 @@
-"""Training: model families, cross-validated selection, Optuna tuning, ensembles, tracking."""
+"""Training: model families, cross-validated selection, Optuna tuning, ensembles, tracking.
+
+Owns the training job (``api.train`` → ``job.run_job``): checking the data
+before any compute (``prepare``), the model-family registry with default search
+spaces (``families``, ``space``, ``torch_mlp``), metrics per task (``metrics``),
+cross-validation (``cv``), the Optuna search in shared storage run by local or
+Ray workers (``search``, ``storage``, ``executors``), ensembles (``ensembles``),
+the selection rule (``selection``), AIC/BIC (``linear_criteria``) and the input
+signature (``signature``). Preprocessing comes from :mod:`modelyard.features`.
+
+It sits in layer L3 and uses ``modelyard.data`` (datasets) and
+``modelyard.tracking`` (runs) from L2.
+"""
+
+from __future__ import annotations
+
+from modelyard.training.api import train
+from modelyard.training.families import Family, default_families, family_names, get_family
+from modelyard.training.job import Progress, TrainResult
+from modelyard.training.metrics import METRICS, Metric, metric_names
+from modelyard.training.prepare import detect_task
+from modelyard.training.selection import Candidate
+from modelyard.training.spec import (
+    CVSpec,
+    EnsembleSpec,
+    HoldoutSpec,
+    SelectionSpec,
+    TrainSpec,
+    TuningSpec,
+    parse_duration,
+)
+
+__all__ = [
+    "METRICS",
+    "CVSpec",
+    "Candidate",
+    "EnsembleSpec",
+    "Family",
+    "HoldoutSpec",
+    "Metric",
+    "Progress",
+    "SelectionSpec",
+    "TrainResult",
+    "TrainSpec",
+    "TuningSpec",
+    "default_families",
+    "detect_task",
+    "family_names",
+    "get_family",
+    "metric_names",
+    "parse_duration",
+    "train",
+]

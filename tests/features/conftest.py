@@ -23,14 +23,13 @@ def make_churn(n: int = 400, seed: int = 0) -> pd.DataFrame:
             "customer_id": [f"C{i:05d}" for i in range(n)],
             "name": rng.choice(["Ann", "Bo", "Cy"], n),
             "monthly_charges": np.where(rng.random(n) < 0.1, np.nan, charges),
-            "tenure_months": pd.array(
-                np.where(rng.random(n) < 0.05, None, tenure), dtype="Int64"
-            ),
+            "tenure_months": pd.array(np.where(rng.random(n) < 0.05, None, tenure), dtype="Int64"),
             "region": pd.Series(region, dtype="str"),
             "plan": pd.Series(plan, dtype="category"),
             "paperless": pd.array(rng.choice([True, False, None], n), dtype="boolean"),
             "senior": rng.random(n) < 0.2,
-            "signup_at": pd.Timestamp("2020-01-01") + pd.to_timedelta(rng.integers(0, 1500, n), "D"),
+            "signup_at": pd.Timestamp("2020-01-01")
+            + pd.to_timedelta(rng.integers(0, 1500, n), "D"),
             "churn": churn,
         }
     )

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
 import pytest
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import StandardScaler
 
 from modelyard.exceptions import ValidationError
 from modelyard.features import (
@@ -57,7 +61,9 @@ def test_many_available_columns_are_shortened() -> None:
         ("age", {"impute": "constant", "fill_value": "n/a"}, "must be a number"),
     ],
 )
-def test_options_that_do_not_fit_the_kind(column: str, options: dict[str, object], needle: str) -> None:
+def test_options_that_do_not_fit_the_kind(
+    column: str, options: dict[str, object], needle: str
+) -> None:
     assert needle in refuse(FeatureSpec(columns={column: ColumnSpec(**options)}))  # type: ignore[arg-type]
 
 
@@ -65,7 +71,8 @@ def test_all_null_column_is_named_with_the_fixes() -> None:
     frame = FRAME.assign(empty=[None, None, None])
     message = refuse(FeatureSpec(), frame)
     assert "column 'empty' has no values" in message
-    assert "drop it (drop: [empty])" in message and "impute: constant" in message
+    assert "drop it (drop: [empty])" in message
+    assert "impute: constant" in message
     build_preprocessor(FeatureSpec(drop=("empty",)), frame)  # the fixes work
     build_preprocessor(FeatureSpec(columns={"empty": ColumnSpec(drop=True)}), frame)
     build_preprocessor(FeatureSpec(columns={"empty": ColumnSpec(impute="constant")}), frame)
@@ -136,7 +143,11 @@ def test_feature_names_need_a_fitted_preprocessor() -> None:
     assert described[1] == {
         "name": "numeric",
         "columns": ["age"],
-        "steps": ["AsFloat()", "SimpleImputer(keep_empty_features=True, strategy='median')", "StandardScaler()"],
+        "steps": [
+            "AsFloat()",
+            "SimpleImputer(keep_empty_features=True, strategy='median')",
+            "StandardScaler()",
+        ],
     }
 
 
@@ -145,5 +156,21 @@ def test_log1p_on_negative_values_fails_at_fit_naming_the_column(
 ) -> None:
     frame = churn()[["monthly_charges"]].assign(balance=lambda f: f["monthly_charges"] - 50)
     pre = build_preprocessor(FeatureSpec(columns={"balance": ColumnSpec(log1p=True)}), frame)
-    with pytest.raises(ValidationError, match="log1p: column 'balance' has \\d+ negative value"):
+    with pytest.raises(ValidationError, match=r"log1p: column 'balance' has \d+ negative value"):
         pre.fit(frame)
+
+
+def test_describe_and_names_want_the_column_transformer() -> None:
+    with pytest.raises(ValidationError, match="expected the ColumnTransformer"):
+        describe_preprocessor(Pipeline([("scale", StandardScaler())]))
+    with pytest.raises(ValidationError, match="not LogisticRegression"):
+        feature_names_out(LogisticRegression())
+
+
+def test_a_wide_frame_compiles_quickly() -> None:
+    rng = np.random.default_rng(5)
+    wide = pd.DataFrame(rng.normal(size=(20, 2000)), columns=[f"c{i}" for i in range(2000)])
+    started = time.perf_counter()
+    pre = build_preprocessor(FeatureSpec(), wide)
+    assert len(pre.transformers) == 1  # one shared transformer, not 2000
+    assert time.perf_counter() - started < 2.0

@@ -83,7 +83,10 @@ def test_log1p_applies_before_imputing_and_scaling() -> None:
 def test_bucketize_matches_kbins() -> None:
     rng = np.random.default_rng(1)
     frame = pd.DataFrame({"x": rng.normal(size=200)})
-    for bucketize, encode in [(Bucketize(4, "quantile"), "ordinal"), (Bucketize(3, "uniform", "onehot"), "onehot-dense")]:
+    for bucketize, encode in [
+        (Bucketize(4, "quantile"), "ordinal"),
+        (Bucketize(3, "uniform", "onehot"), "onehot-dense"),
+    ]:
         pre, out = fit_out(only(frame, "x", bucketize=bucketize), frame)
         kbins = KBinsDiscretizer(
             n_bins=bucketize.bins,
@@ -92,7 +95,11 @@ def test_bucketize_matches_kbins() -> None:
             quantile_method="averaged_inverted_cdf",
         )
         np.testing.assert_array_equal(out, kbins.fit_transform(frame[["x"]].to_numpy()))
-    assert feature_names_out(pre) == ["numeric_bins__x_0.0", "numeric_bins__x_1.0", "numeric_bins__x_2.0"]
+    assert feature_names_out(pre) == [
+        "numeric_bins__x_0.0",
+        "numeric_bins__x_1.0",
+        "numeric_bins__x_2.0",
+    ]
 
 
 CITIES = pd.DataFrame(
@@ -115,7 +122,7 @@ def test_default_categorical_is_most_frequent_then_onehot() -> None:
 
 
 def test_onehot_min_frequency_groups_rare_levels() -> None:
-    pre, out = fit_out(only(CITIES, "city", min_frequency=3), CITIES)
+    pre, _out = fit_out(only(CITIES, "city", min_frequency=3), CITIES)
     assert feature_names_out(pre) == [
         "categorical_rare__city_oslo",
         "categorical_rare__city_rome",
@@ -185,11 +192,14 @@ def test_defaults_by_kind(churn: Callable[..., pd.DataFrame]) -> None:
         "missing__missingindicator_tenure_months",
         "missing__missingindicator_paperless",
     ]
-    assert out.dtype == np.float64 and not np.isnan(out).any()
+    assert out.dtype == np.float64
+    assert not np.isnan(out).any()
     numeric = out[:, :2]
     np.testing.assert_allclose(numeric.mean(axis=0), 0.0, atol=1e-12)  # standard scaled
     charges = frame[["monthly_charges"]].to_numpy()
-    expected = StandardScaler().fit_transform(SimpleImputer(strategy="median").fit_transform(charges))
+    expected = StandardScaler().fit_transform(
+        SimpleImputer(strategy="median").fit_transform(charges)
+    )
     np.testing.assert_allclose(numeric[:, [0]], expected)
     assert set(np.unique(out[:, 9:11])) == {0.0, 1.0}  # booleans become 0/1
     np.testing.assert_allclose(out[:, 11:14].mean(axis=0), 0.0, atol=1e-9)  # datetime parts scaled
@@ -197,7 +207,9 @@ def test_defaults_by_kind(churn: Callable[..., pd.DataFrame]) -> None:
     assert flags.sum() == frame["monthly_charges"].isna().sum()
 
 
-def test_type_defaults_apply_to_every_column_of_the_kind(churn: Callable[..., pd.DataFrame]) -> None:
+def test_type_defaults_apply_to_every_column_of_the_kind(
+    churn: Callable[..., pd.DataFrame],
+) -> None:
     frame = churn()[["monthly_charges", "tenure_months", "region"]]
     spec = FeatureSpec(
         defaults={"numeric": ColumnSpec(scale="minmax", missing_indicator=False)},
@@ -226,13 +238,17 @@ def test_missing_indicator_can_be_forced_on_and_off(churn: Callable[..., pd.Data
     flags = [name for name in feature_names_out(pre) if name.startswith("missing__")]
     assert flags == ["missing__missingindicator_senior"]
     assert out[:, -1].sum() == 0.0
-    served = pre.transform(pd.DataFrame({"monthly_charges": [1.0], "senior": [None], "region": ["x"]}))
+    served = pre.transform(
+        pd.DataFrame({"monthly_charges": [1.0], "senior": [None], "region": ["x"]})
+    )
     assert served[0, -1] == 1.0
 
 
 def test_interactions_multiply_the_imputed_scaled_columns() -> None:
     rng = np.random.default_rng(2)
-    frame = pd.DataFrame({"a": rng.normal(size=50), "b": rng.gamma(2, size=50), "c": rng.normal(size=50)})
+    frame = pd.DataFrame(
+        {"a": rng.normal(size=50), "b": rng.gamma(2, size=50), "c": rng.normal(size=50)}
+    )
     frame.loc[3, "a"] = np.nan
     spec = FeatureSpec(
         columns={"b": ColumnSpec(log1p=True, scale="robust")},
@@ -262,7 +278,9 @@ def test_all_null_column_with_constant_impute_is_kept() -> None:
     spec = FeatureSpec(columns={"empty": ColumnSpec(impute="constant", fill_value=0, scale="none")})
     pre, out = fit_out(spec, frame)
     assert "numeric_constant_fill_unscaled__empty" in feature_names_out(pre)
-    assert out[:, feature_names_out(pre).index("numeric_constant_fill_unscaled__empty")].tolist() == [0.0, 0.0]
+    assert out[
+        :, feature_names_out(pre).index("numeric_constant_fill_unscaled__empty")
+    ].tolist() == [0.0, 0.0]
 
 
 def test_boolean_and_categorical_constant_fill() -> None:
@@ -273,7 +291,10 @@ def test_boolean_and_categorical_constant_fill() -> None:
         }
     )
     spec = FeatureSpec(
-        defaults={"boolean": ColumnSpec(missing_indicator=False), "categorical": ColumnSpec(missing_indicator=False)},
+        defaults={
+            "boolean": ColumnSpec(missing_indicator=False),
+            "categorical": ColumnSpec(missing_indicator=False),
+        },
         columns={
             "flag": ColumnSpec(impute="constant", fill_value=False),
             "color": ColumnSpec(impute="constant", fill_value="unknown"),
@@ -286,3 +307,17 @@ def test_boolean_and_categorical_constant_fill() -> None:
         "categorical_constant_fill__color_unknown",
     ]
     assert out.tolist() == [[1.0, 1.0, 0.0], [0.0, 0.0, 1.0], [1.0, 1.0, 0.0]]
+
+
+def test_a_bucketized_column_enters_interactions_scaled_not_binned() -> None:
+    rng = np.random.default_rng(6)
+    frame = pd.DataFrame({"a": rng.normal(5, 2, 80), "b": rng.normal(size=80)})
+    spec = FeatureSpec(
+        columns={"a": ColumnSpec(bucketize=Bucketize(4))},
+        interactions=(Interaction(("a", "b"), interaction_only=True),),
+    )
+    pre, out = fit_out(spec, frame)
+    assert feature_names_out(pre)[-1] == "interaction_1__a b"
+    a = StandardScaler().fit_transform(frame[["a"]])
+    b = StandardScaler().fit_transform(frame[["b"]])
+    np.testing.assert_allclose(out[:, -1], (a * b)[:, 0])

@@ -33,12 +33,13 @@ def test_an_empty_spec_sets_nothing() -> None:
         ({"categories": "abc"}, "categories must be a list"),
         ({"categories": []}, "non-empty list of distinct levels"),
         ({"categories": ["a", "a"]}, "non-empty list of distinct levels"),
+        ({"categories": [["a"], "b"]}, "categories must be strings or numbers"),
         ({"fill_value": [1]}, "fill_value must be a string"),
         ({"fill_value": math.nan, "impute": "constant"}, "finite number"),
     ],
 )
 def test_bad_values_name_the_valid_ones(options: dict[str, object], needle: str) -> None:
-    with pytest.raises(ValidationError, match="^columns.x: ") as info:
+    with pytest.raises(ValidationError, match=r"^columns\.x: ") as info:
         ColumnSpec.from_dict(options, "columns.x")
     assert needle in str(info.value)
 

@@ -26,12 +26,16 @@ def test_the_sklearn_contract(make: type) -> None:
     assert clone(transformer).get_params() == transformer.get_params()
     with pytest.raises(NotFittedError):
         transformer.transform(pd.DataFrame({"a": [1.0]}))
-    frame = pd.DataFrame({"a": pd.to_datetime(["2024-01-01"])} if make is DatetimeFeatures else {"a": [1.0]})
+    frame = pd.DataFrame(
+        {"a": pd.to_datetime(["2024-01-01"])} if make is DatetimeFeatures else {"a": [1.0]}
+    )
     assert transformer.fit(frame) is transformer
     assert transformer.n_features_in_ == 1
     assert list(transformer.feature_names_in_) == ["a"]
     again = pickle.loads(pickle.dumps(transformer))
-    np.testing.assert_array_equal(np.asarray(again.transform(frame)), np.asarray(transformer.transform(frame)))
+    np.testing.assert_array_equal(
+        np.asarray(again.transform(frame)), np.asarray(transformer.transform(frame))
+    )
 
 
 def test_column_count_is_checked_at_transform() -> None:
@@ -87,7 +91,8 @@ def test_as_object_stringifies_and_marks_missing_as_nan() -> None:
     assert all(isinstance(v, float) and np.isnan(v) for v in out[1])
     assert out[2].tolist() == ["c", "2", "3"]
     raw = AsObject(stringify=False).fit_transform(frame)
-    assert raw[2, 2] == 3 and np.isnan(raw[1, 2])
+    assert raw[2, 2] == 3
+    assert np.isnan(raw[1, 2])
 
 
 def test_log1p_matches_numpy_and_passes_nan() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from functools import cache
 from typing import Any
 
@@ -11,6 +12,7 @@ import pytest
 from numpy.typing import NDArray
 from sklearn.base import clone
 from sklearn.datasets import make_classification, make_regression
+from threadpoolctl import threadpool_limits
 
 from modelyard.exceptions import MissingDependencyError, ValidationError
 from modelyard.training import families
@@ -35,6 +37,13 @@ ALL = [
     "torch_mlp",
 ]
 CASES = [(name, task) for name in ALL for task in TASKS]
+
+
+@pytest.fixture(autouse=True)
+def one_openmp_thread() -> Iterator[None]:
+    """HistGradientBoosting takes no n_jobs; its OpenMP threads crawl on a loaded 2-core box."""
+    with threadpool_limits(limits=1, user_api="openmp"):
+        yield
 
 
 @cache
@@ -102,6 +111,14 @@ def test_defaults_are_the_baseline_of_a_valid_space(name: str) -> None:
             assert param.low is not None
             assert param.high is not None
             assert param.low <= family.defaults[key] <= param.high, key
+
+
+def test_the_registry_cannot_be_mutated_by_accident() -> None:
+    family = get_family("lightgbm")
+    with pytest.raises(TypeError):
+        family.space["num_leaves"] = Param.fixed(2)  # type: ignore[index]
+    with pytest.raises(TypeError):
+        family.defaults["num_leaves"] = 2  # type: ignore[index]
 
 
 def test_task_specific_parameters() -> None:

@@ -185,13 +185,16 @@ def test_suggest_stays_in_range_and_honours_steps() -> None:
         {
             "max_depth": {"low": 2, "high": 10, "step": 2},
             "C": {"low": 0.0, "high": 1.0, "log": False, "step": 0.25},
+            "max_iter": {"low": 0, "high": 0.3, "step": 0.1},
         }
     )
+    assert space["max_iter"].kind == "float"
     for seed in range(20):
         values = suggest_all(random_trial(seed), space)
         assert values["max_depth"] in {2, 4, 6, 8, 10}
         assert values["C"] in {0.0, 0.25, 0.5, 0.75, 1.0}
         assert values["penalty"] in {"l1", "l2"}
+        assert values["max_iter"] == pytest.approx(round(values["max_iter"], 1))
 
 
 def test_non_primitive_choices_are_suggested_by_label() -> None:

@@ -71,7 +71,7 @@ def _check_frame(frame: object) -> pd.DataFrame:
             f"column names must be strings, got {_show(map(str, bad))}; "
             "rename them, e.g. frame.columns = frame.columns.astype(str)"
         )
-    repeated = sorted({c for c in frame.columns if list(frame.columns).count(c) > 1})
+    repeated = sorted(set(frame.columns[frame.columns.duplicated()]))
     if repeated:
         raise ValidationError(f"the frame has repeated column names: {_show(repeated)}")
     if len(frame) == 0:
@@ -167,6 +167,17 @@ def _group_name(kind: str, spec: ColumnSpec, taken: set[str]) -> str:
     return name
 
 
+def _unbinned(spec: ColumnSpec) -> ColumnSpec:
+    """The options of a column's copy that enters an interaction.
+
+    Products of bin numbers mean little, so a bucketized column enters imputed and
+    standard-scaled, as a numeric column with no options would.
+    """
+    if spec.bucketize is None:
+        return spec
+    return replace(spec, bucketize=None, scale=spec.scale or "standard")
+
+
 def _interaction(item: Interaction, plans: dict[str, _Plan]) -> Pipeline:
     for name in item.columns:
         if name not in plans or plans[name].kind != "numeric":
@@ -177,7 +188,7 @@ def _interaction(item: Interaction, plans: dict[str, _Plan]) -> Pipeline:
             )
     prepare = ColumnTransformer(
         [
-            (f"c{i}", Pipeline(numeric_steps(plans[name].spec, bucketize=False)), [name])
+            (f"c{i}", Pipeline(numeric_steps(_unbinned(plans[name].spec), bucketize=False)), [name])
             for i, name in enumerate(item.columns)
         ],
         sparse_threshold=0.0,
@@ -256,10 +267,14 @@ def build_preprocessor(
     )
 
 
-def _first_stage(preprocessor: Any) -> Any:
-    if isinstance(preprocessor, Pipeline):
-        return preprocessor.steps[0][1]
-    return preprocessor
+def _first_stage(preprocessor: Any) -> ColumnTransformer:
+    stage = preprocessor.steps[0][1] if isinstance(preprocessor, Pipeline) else preprocessor
+    if not isinstance(stage, ColumnTransformer):
+        raise ValidationError(
+            f"expected the ColumnTransformer from build_preprocessor (or a Pipeline that "
+            f"starts with it), not {type(stage).__name__}"
+        )
+    return stage
 
 
 def feature_names_out(preprocessor: Any) -> list[str]:

@@ -206,6 +206,9 @@ class ColumnSpec:
                     f"categories must be a list of levels, not {categories!r:.80}"
                 )
             levels = tuple(categories)
+            odd = [level for level in levels if not isinstance(level, str | int | float)]
+            if odd:
+                raise ValidationError(f"categories must be strings or numbers, not {odd[0]!r:.80}")
             if not levels or len(set(map(str, levels))) != len(levels):
                 raise ValidationError(
                     f"categories must be a non-empty list of distinct levels, not {levels!r:.200}"

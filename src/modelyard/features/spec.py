@@ -199,6 +199,12 @@ class FeatureSpec:
                 columns=both,
             )
         for name, spec in self.columns.items():
+            if name in self.include and spec.drop:
+                raise ValidationError(
+                    f"column {name!r} is in include but has drop: true under columns; "
+                    "remove one of them",
+                    column=name,
+                )
             if name in self.drop and spec.set_options() not in ([], ["drop"]):
                 raise ValidationError(
                     f"column {name!r} is in drop but has options under columns; remove one of them",

@@ -38,7 +38,7 @@ class LocalExecutor:
             return run_trials(job)
         context = multiprocessing.get_context("spawn")
         with context.Pool(n_workers) as pool:
-            results = [pool.apply_async(run_trials, (job,)) for _ in range(n_workers)]
+            results = [pool.apply_async(run_trials, (job, i)) for i in range(n_workers)]
             return sum(r.get() for r in results)
 
 
@@ -73,7 +73,7 @@ class RayExecutor:
         try:
             remote = ray.remote(num_cpus=1)(run_trials)
             shared = ray.put(job)
-            return int(sum(ray.get([remote.remote(shared) for _ in range(n_workers)])))
+            return int(sum(ray.get([remote.remote(shared, i) for i in range(n_workers)])))
         except ray.exceptions.RayError as exc:
             raise ModelyardError(f"a Ray worker failed: {exc}") from exc
         finally:

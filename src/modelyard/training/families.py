@@ -32,6 +32,7 @@ import functools
 import importlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any
 
 from modelyard.exceptions import MissingDependencyError, ValidationError
@@ -306,14 +307,15 @@ def _family(
 ) -> Family:
     task_only = dict.fromkeys(_CLASSIFY_ONLY & set(space), CLASSIFICATION) | dict(only or {})
     build = functools.partial(_build_checked, name, builder)
+    # read-only views: the registry is shared by every job in the process
     return Family(
         name,
         _ALL_TASKS,
         build,
-        space,
-        sample_defaults(space),
+        MappingProxyType(dict(space)),
+        MappingProxyType(sample_defaults(space)),
         complexity,
-        task_only=task_only,
+        task_only=MappingProxyType(task_only),
         **extra,
     )
 

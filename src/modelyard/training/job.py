@@ -35,6 +35,8 @@ from modelyard.training.search import (
     completed,
     enqueue_defaults,
     make_pipeline,
+    make_pruner,
+    make_sampler,
     progress,
 )
 from modelyard.training.selection import Candidate, leaderboard_rows, select
@@ -101,7 +103,9 @@ def run_job(
     on_progress: Callable[[Progress], None] | None = None,
 ) -> TrainResult:
     """Search, build ensembles, choose, refit on all training rows, score the holdout."""
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    # Failed trials are recorded as FAILED runs with their error; Optuna's own
+    # per-trial warnings (with tracebacks) would only repeat that on the console.
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
     metric = get_metric(spec.metric or default_metric(prepared.task), prepared.task)
     metrics = reported_metrics(prepared.task, metric.name, spec.metrics)
     spaces = _spaces(spec, prepared.task)
@@ -118,8 +122,8 @@ def run_job(
             study_name=f"modelyard-{parent.run_id}",
             storage=open_storage(storage_url, storage_options),
             direction="maximize" if metric.greater_is_better else "minimize",
-            sampler=optuna.samplers.TPESampler(seed=spec.seed),
-            pruner=optuna.pruners.MedianPruner(n_startup_trials=len(spaces) + 2),
+            sampler=make_sampler(spec.seed),
+            pruner=make_pruner(len(spaces)),
         )
         enqueue_defaults(study, spaces)
         job = SearchJob(

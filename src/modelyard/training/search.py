@@ -26,7 +26,16 @@ from modelyard.training.cv import CVResult, Fold, cross_validate
 from modelyard.training.families import get_family
 from modelyard.training.space import Param, suggest
 
-__all__ = ["SearchJob", "completed", "enqueue_defaults", "make_pipeline", "progress", "run_trials"]
+__all__ = [
+    "SearchJob",
+    "completed",
+    "enqueue_defaults",
+    "make_pipeline",
+    "make_pruner",
+    "make_sampler",
+    "progress",
+    "run_trials",
+]
 
 
 @dataclass
@@ -68,12 +77,27 @@ def make_pipeline(
     return Pipeline([("features", preprocessor), ("model", model)])
 
 
-def run_trials(job: SearchJob) -> int:
+def make_sampler(seed: int, worker: int = 0) -> optuna.samplers.BaseSampler:
+    """TPE seeded per worker: one worker is reproducible, several do not repeat each other."""
+    return optuna.samplers.TPESampler(seed=seed + 7919 * worker)
+
+
+def make_pruner(n_families: int) -> optuna.pruners.BasePruner:
+    """Median pruning on the running mean over folds, once every family has a score."""
+    return optuna.pruners.MedianPruner(n_startup_trials=n_families + 2)
+
+
+def run_trials(job: SearchJob, worker: int = 0) -> int:
     """Pull trials from the shared study until the budget is spent; returns trials run here."""
     from modelyard.training.storage import open_storage
 
     storage = open_storage(job.storage_url, job.storage_options)
-    study = optuna.load_study(study_name=job.study_name, storage=storage)
+    study = optuna.load_study(
+        study_name=job.study_name,
+        storage=storage,
+        sampler=make_sampler(job.seed, worker),
+        pruner=make_pruner(len(job.spaces)),
+    )
     tracking = TrackingClient.from_settings(job.settings)
     ran = 0
     try:

@@ -26,7 +26,6 @@ from __future__ import annotations
 import os
 
 from modelyard import data
-from modelyard.training import train
 from modelyard.exceptions import ModelyardError
 from modelyard.tracking import (
     ActiveRun,
@@ -40,6 +39,7 @@ from modelyard.tracking import (
     search_runs,
     start_run,
 )
+from modelyard.training import train
 
 __version__ = "0.1.0"
 

@@ -63,7 +63,8 @@ def test_a_job_tracks_every_trial_and_candidate_and_logs_the_model(
     assert sum(row["chosen"] for row in result.leaderboard) == 1
     assert 0.7 < result.holdout["roc_auc"] <= 1.0
     linear = next(r for r in result.leaderboard if r["candidate"] == "linear")
-    assert linear["aic"] > 0 and linear["bic"] > linear["aic"]
+    assert linear["aic"] > 0
+    assert linear["bic"] > linear["aic"]
 
     runs = tracking.search_runs("train-dataframe").runs
     parent = next(r for r in runs if r.info.parent_run_id is None)
@@ -206,3 +207,72 @@ def test_bad_specs_fail_before_any_trial(
 
 def test_a_missing_optional_family_names_its_extra() -> None:
     assert issubclass(MissingDependencyError, ImportError)
+
+
+@pytest.mark.slow
+def test_two_local_worker_processes_share_the_study(
+    tracking: TrackingClient, settings: Settings
+) -> None:
+    spec = {**FAST, "tuning": {"trials": 6, "n_jobs": 2}, "ensembles": {"average": False}}
+    result = train(churn_frame(400), "churned", spec, tracking=tracking, settings=settings)
+    trials = [
+        r for r in tracking.search_runs("train-dataframe").runs if "modelyard.trial" in r.data.tags
+    ]
+    assert 6 <= len(trials) <= 7  # each worker checks the budget before its next trial
+    assert len({r.data.tags["modelyard.trial"] for r in trials}) == len(trials)
+    assert result.best.name in {"linear", "lightgbm"}
+
+
+@pytest.mark.slow
+def test_the_ray_executor_on_a_local_instance(tracking: TrackingClient, settings: Settings) -> None:
+    import ray
+
+    from modelyard.training.executors import RayExecutor
+
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    try:
+        spec = {
+            **FAST,
+            "tuning": {"trials": 4, "n_jobs": 2, "executor": "ray"},
+            "ensembles": {"average": False},
+        }
+        result = train(churn_frame(400), "churned", spec, tracking=tracking, settings=settings)
+    finally:
+        ray.shutdown()
+    trials = [
+        r for r in tracking.search_runs("train-dataframe").runs if "modelyard.trial" in r.data.tags
+    ]
+    assert len(trials) >= 4
+    assert result.holdout["roc_auc"] > 0.7
+    assert RayExecutor().address is None
+
+
+@pytest.mark.postgres
+def test_the_study_lives_in_postgresql_beside_the_metadata(
+    pg_database: object, tmp_path: Path
+) -> None:
+    from sqlalchemy import create_engine, inspect
+
+    url = pg_database()  # type: ignore[operator]
+    settings = load_settings(home=tmp_path, db_url=url, env={}, cwd=tmp_path)
+    client = TrackingClient.from_settings(settings)
+    try:
+        result = train(
+            churn_frame(300),
+            "churned",
+            {**FAST, "tuning": {"trials": 2}},
+            tracking=client,
+            settings=settings,
+        )
+    finally:
+        client.close()
+    engine = create_engine(url)
+    try:
+        names = inspect(engine).get_table_names(schema="optuna")
+        public = inspect(engine).get_table_names()
+    finally:
+        engine.dispose()
+    assert "studies" in names
+    assert "trials" in names
+    assert "studies" not in public  # modelyard's alembic_version is not Optuna's
+    assert result.run_id

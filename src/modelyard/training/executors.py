@@ -71,7 +71,7 @@ class RayExecutor:
                 options["num_cpus"] = self.num_cpus or n_workers
             ray.init(**options)
         try:
-            remote = ray.remote(num_cpus=1)(run_trials)
+            remote: Any = ray.remote(num_cpus=1)(run_trials)
             shared = ray.put(job)
             return int(sum(ray.get([remote.remote(shared, i) for i in range(n_workers)])))
         except ray.exceptions.RayError as exc:

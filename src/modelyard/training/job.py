@@ -38,12 +38,13 @@ from modelyard.training.search import (
     make_pruner,
     make_sampler,
     progress,
+    threads_per_worker,
 )
 from modelyard.training.selection import Candidate, leaderboard_rows, select
 from modelyard.training.signature import signature_of
 from modelyard.training.space import parse_space
 from modelyard.training.spec import TrainSpec
-from modelyard.training.storage import open_storage, study_storage
+from modelyard.training.storage import close_storage, open_storage, study_storage
 
 __all__ = ["Progress", "TrainResult", "run_job"]
 
@@ -118,9 +119,10 @@ def run_job(
     ) as parent:
         _log_job(parent, prepared, spec, metric.name, spaces, data_ref, total)
         storage_url, storage_options = study_storage(settings.db_url)
+        storage = open_storage(storage_url, storage_options)
         study = optuna.create_study(
             study_name=f"modelyard-{parent.run_id}",
-            storage=open_storage(storage_url, storage_options),
+            storage=storage,
             direction="maximize" if metric.greater_is_better else "minimize",
             sampler=make_sampler(spec.seed),
             pruner=make_pruner(len(spaces)),
@@ -146,9 +148,13 @@ def run_job(
             total_trials=total,
             deadline=time.time() + spec.tuning.time_budget if spec.tuning.time_budget else None,
             pruning=spec.tuning.pruning,
+            n_jobs_per_model=threads_per_worker(spec.tuning.n_jobs),
         )
-        _search(job, study, spec, on_progress)
-        candidates = _candidates(study, metric.name)
+        try:
+            _search(job, study, spec, on_progress)
+            candidates = _candidates(study, metric.name)
+        finally:
+            close_storage(storage)
         candidates += _ensembles(job, candidates, spec, metric.greater_is_better, tracking)
         winner, reason = select(candidates, metric, spec.selection)
         result = _finish(job, prepared, candidates, winner, reason, metric.name, parent)
@@ -167,7 +173,7 @@ def _spaces(spec: TrainSpec, task: str) -> dict[str, dict[str, Any]]:
                 f"family {name!r} needs an optional library: pip install 'modelyard[{family.extra}]'",
                 extra=family.extra,
             )
-        spaces[name] = parse_space(spec.families.get(name, {}), family.space, family=name)
+        spaces[name] = parse_space(spec.families.get(name, {}), family.space_for(task), family=name)
     return spaces
 
 

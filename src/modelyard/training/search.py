@@ -9,6 +9,7 @@ with its error and the search goes on; a pruned trial ends as KILLED.
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -18,13 +19,14 @@ import numpy as np
 import optuna
 import pandas as pd
 from sklearn.pipeline import Pipeline
+from threadpoolctl import threadpool_limits
 
 from modelyard.config import Settings
 from modelyard.features import FeatureSpec, build_preprocessor
 from modelyard.tracking import TrackingClient
 from modelyard.training.cv import CVResult, Fold, cross_validate
 from modelyard.training.families import get_family
-from modelyard.training.space import Param, suggest
+from modelyard.training.space import Param, sample_defaults, suggest, to_trial_params
 
 __all__ = [
     "SearchJob",
@@ -35,6 +37,7 @@ __all__ = [
     "make_sampler",
     "progress",
     "run_trials",
+    "threads_per_worker",
 ]
 
 
@@ -89,7 +92,7 @@ def make_pruner(n_families: int) -> optuna.pruners.BasePruner:
 
 def run_trials(job: SearchJob, worker: int = 0) -> int:
     """Pull trials from the shared study until the budget is spent; returns trials run here."""
-    from modelyard.training.storage import open_storage
+    from modelyard.training.storage import close_storage, open_storage
 
     storage = open_storage(job.storage_url, job.storage_options)
     study = optuna.load_study(
@@ -100,17 +103,21 @@ def run_trials(job: SearchJob, worker: int = 0) -> int:
     )
     tracking = TrackingClient.from_settings(job.settings)
     ran = 0
-    try:
-        while _budget_left(study, job):
-            study.optimize(
-                lambda trial: _objective(trial, job, tracking),
-                n_trials=1,
-                catch=(Exception,),
-                gc_after_trial=False,
-            )
-            ran += 1
-    finally:
-        tracking.close()
+    # OpenMP pools (HistGradientBoosting, LightGBM, XGBoost) size themselves to the
+    # machine; with several workers that oversubscribes the cores many times over.
+    with threadpool_limits(limits=job.n_jobs_per_model):
+        try:
+            while _budget_left(study, job):
+                study.optimize(
+                    lambda trial: _objective(trial, job, tracking),
+                    n_trials=1,
+                    catch=(Exception,),
+                    gc_after_trial=False,
+                )
+                ran += 1
+        finally:
+            tracking.close()
+            close_storage(storage)
     return ran
 
 
@@ -178,9 +185,13 @@ def _score(
 def enqueue_defaults(study: optuna.Study, spaces: Mapping[str, Mapping[str, Param]]) -> None:
     """Queue each family's default configuration, so every family is scored once."""
     for family, space in spaces.items():
-        defaults = get_family(family).defaults
-        params = {f"{family}.{k}": defaults[k] for k in space if k in defaults}
+        params = to_trial_params(space, sample_defaults(space), prefix=f"{family}.")
         study.enqueue_trial({"family": family, **params}, skip_if_exists=True)
+
+
+def threads_per_worker(n_workers: int) -> int:
+    """CPU threads each worker's models may use, so workers do not oversubscribe cores."""
+    return max(1, (os.cpu_count() or 1) // n_workers)
 
 
 def completed(study: optuna.Study) -> list[optuna.trial.FrozenTrial]:

@@ -13,12 +13,12 @@ from __future__ import annotations
 from typing import Any
 
 import optuna
-from sqlalchemy import create_engine, text
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 
 from modelyard.exceptions import ValidationError
 
-__all__ = ["OPTUNA_SCHEMA", "open_storage", "study_storage"]
+__all__ = ["OPTUNA_SCHEMA", "close_storage", "open_storage", "study_storage"]
 
 OPTUNA_SCHEMA = "optuna"
 
@@ -45,12 +45,43 @@ def study_storage(db_url: str) -> tuple[str, dict[str, Any]]:
 
 
 def open_storage(url: str, options: dict[str, Any]) -> optuna.storages.RDBStorage:
-    """The Optuna storage at ``url`` (the schema is created on PostgreSQL if missing)."""
-    if make_url(url).get_backend_name() == "postgresql":
+    """The Optuna storage at ``url`` (the schema is created on PostgreSQL if missing).
+
+    On SQLite every transaction is ``BEGIN IMMEDIATE``: Optuna hands a queued trial
+    to a worker by reading then updating its state, and with SQLite's default
+    deferred transactions two worker processes could both take the same trial.
+    """
+    backend = make_url(url).get_backend_name()
+    if backend == "postgresql":
         engine = create_engine(url)
         try:
             with engine.begin() as conn:
                 conn.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{OPTUNA_SCHEMA}"'))
         finally:
             engine.dispose()
-    return optuna.storages.RDBStorage(url, engine_kwargs=options)
+    if backend != "sqlite":
+        return optuna.storages.RDBStorage(url, engine_kwargs=options)
+    storage = optuna.storages.RDBStorage(url, engine_kwargs=options)
+    storage.engine.dispose()
+    _serialize_sqlite_writers(storage.engine)
+    return storage
+
+
+def _serialize_sqlite_writers(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _no_autobegin(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None  # let the "begin" hook issue BEGIN itself
+        dbapi_connection.execute("PRAGMA journal_mode=WAL")
+        dbapi_connection.execute("PRAGMA busy_timeout=60000")
+
+    @event.listens_for(engine, "begin")
+    def _immediate(conn: Any) -> None:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def close_storage(storage: optuna.storages.RDBStorage) -> None:
+    """Release the storage's pooled connections (Optuna leaves them to the GC)."""
+    engine = getattr(storage, "engine", None)
+    if engine is not None:
+        storage.remove_session()
+        engine.dispose()

@@ -17,7 +17,7 @@ from modelyard.data import DataClient
 from modelyard.training import Progress as TrainProgress
 from modelyard.training import TrainResult, TrainSpec, parse_duration, train
 
-__all__ = ["leaderboard_table", "train_command"]
+__all__ = ["leaderboard_table", "show_result", "train_command", "with_progress"]
 
 
 def train_command(
@@ -55,7 +55,7 @@ def train_command(
         )
         emit_json(_result_json(result))
         return
-    result = _with_progress(
+    result = with_progress(
         lambda on_progress: train(
             data,
             target,
@@ -113,7 +113,7 @@ def _metric_columns(result: TrainResult) -> list[str]:
     return [k for k in result.leaderboard[0] if k not in skip and not k.endswith("_std")]
 
 
-def _with_progress(work: Any) -> TrainResult:
+def with_progress(work: Any) -> TrainResult:
     bar = Progress(
         TextColumn("[bold]trials"),
         BarColumn(),

@@ -114,6 +114,7 @@ def _metric_columns(result: TrainResult) -> list[str]:
 
 
 def with_progress(work: Any) -> TrainResult:
+    """Run ``work(on_progress)`` under a live bar: trials done/total, best score, elapsed."""
     bar = Progress(
         TextColumn("[bold]trials"),
         BarColumn(),

@@ -67,7 +67,8 @@ def select(
     best = ranked[0]
     if rule.prefer_simpler_within <= 0:
         return best, f"best {metric.name} ({best.score:.4f})"
-    near = [c for c in ranked if abs(c.score - best.score) <= rule.prefer_simpler_within]
+    margin = rule.prefer_simpler_within + 1e-12  # 0.905 - 0.903 is not exactly 0.002 in floats
+    near = [c for c in ranked if abs(c.score - best.score) <= margin]
     simplest = min(near, key=lambda c: (c.complexity, c.latency_ms or 0.0, c.size_mb or 0.0))
     if simplest is best:
         return best, f"best {metric.name} ({best.score:.4f})"

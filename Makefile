@@ -5,7 +5,7 @@ PEERS := .venv-peers
 BIN := $(VENV)/bin
 PIP_FLAGS := --quiet --disable-pip-version-check
 
-.PHONY: demo test lint typecheck layers pytest peers bench bench-ingest clean
+.PHONY: demo test lint typecheck layers pytest peers bench bench-ingest bench-training clean
 
 # A stamp per install flavour: reinstall only when pyproject.toml changes.
 $(VENV)/.stamp-base: pyproject.toml
@@ -55,6 +55,10 @@ bench: $(VENV)/.stamp-dev peers
 ## bench-ingest: CSV ingest speed and peak memory against plain pyarrow (~1 GiB CSV, cached)
 bench-ingest: $(VENV)/.stamp-dev
 	$(BIN)/python -m benchmarks.ingest --keep
+
+## bench-training: our training job vs a hand-written Optuna + scikit-learn loop, and the quality bar
+bench-training: $(VENV)/.stamp-dev
+	$(BIN)/python -m benchmarks.training
 
 clean:
 	rm -rf $(VENV) $(PEERS) .mypy_cache .ruff_cache .pytest_cache

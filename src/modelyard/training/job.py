@@ -7,6 +7,7 @@ Every trial and every candidate (ensembles included) is a child run.
 
 from __future__ import annotations
 
+import importlib
 import io
 import math
 import threading
@@ -107,6 +108,8 @@ def run_job(
     # Failed trials are recorded as FAILED runs with their error; Optuna's own
     # per-trial warnings (with tracebacks) would only repeat that on the console.
     optuna.logging.set_verbosity(optuna.logging.ERROR)
+    # skops imports every scikit-learn module (~1.5 s); load it while the trials run.
+    threading.Thread(target=importlib.import_module, args=("skops.io",), daemon=True).start()
     metric = get_metric(spec.metric or default_metric(prepared.task), prepared.task)
     metrics = reported_metrics(prepared.task, metric.name, spec.metrics)
     spaces = _spaces(spec, prepared.task)
@@ -148,13 +151,22 @@ def run_job(
             total_trials=total,
             deadline=time.time() + spec.tuning.time_budget if spec.tuning.time_budget else None,
             pruning=spec.tuning.pruning,
-            n_jobs_per_model=threads_per_worker(spec.tuning.n_jobs),
+            n_jobs_per_model=threads_per_worker(spec.tuning.n_jobs, len(prepared.y_train)),
+            n_workers=spec.tuning.n_jobs,
         )
         try:
             _search(job, study, spec, on_progress)
-            candidates = _candidates(study, metric.name)
         finally:
             close_storage(storage)
+        # Read the finished trials afresh: this process's study object caches trials
+        # it saw while they were running in other workers.
+        results = open_storage(storage_url, storage_options)
+        try:
+            candidates = _candidates(
+                optuna.load_study(study_name=study.study_name, storage=results), metric.name
+            )
+        finally:
+            close_storage(results)
         candidates += _ensembles(job, candidates, spec, metric.greater_is_better, tracking)
         winner, reason = select(candidates, metric, spec.selection)
         result = _finish(job, prepared, candidates, winner, reason, metric.name, parent)
@@ -259,10 +271,10 @@ def _candidates(study: optuna.Study, metric: str) -> list[Candidate]:
         Candidate(
             name=family,
             family=family,
-            params=dict(trial.user_attrs.get("params", {})),
+            params=dict(trial.user_attrs["result"]["params"]),
             score=float(trial.value),
-            summary=dict(trial.user_attrs.get("summary", {})),
-            run_id=trial.user_attrs.get("run_id"),
+            summary=dict(trial.user_attrs["result"]["summary"]),
+            run_id=trial.user_attrs["result"]["run_id"],
             complexity=get_family(family).complexity,
         )
         for family, trial in best.items()
@@ -346,13 +358,15 @@ def _finish(
     metric: str,
     parent: ActiveRun,
 ) -> TrainResult:
+    model = build_estimator(job, winner).fit(prepared.X_train, prepared.y_train)
     for candidate in candidates:  # AIC/BIC where they are defined: linear models
         if not candidate.members and get_family(candidate.family).linear:
-            fitted = build_estimator(job, candidate).fit(prepared.X_train, prepared.y_train)
+            fitted = model
+            if candidate is not winner:
+                fitted = build_estimator(job, candidate).fit(prepared.X_train, prepared.y_train)
             candidate.extra.update(
                 information_criteria(fitted, prepared.X_train, prepared.y_train, job.task)
             )
-    model = build_estimator(job, winner).fit(prepared.X_train, prepared.y_train)
     pred, proba = predict_scores(model, prepared.X_holdout, job.task)
     labels = np.arange(len(prepared.labels)) if prepared.labels is not None else None
     holdout = score_all(job.metrics, job.task, prepared.y_holdout, pred, proba, labels)

@@ -136,7 +136,16 @@ def score_all(
 ) -> dict[str, float]:
     """Every metric in ``names`` on one set of predictions (NaN where undefined)."""
     scores: dict[str, float] = {}
+    shared = {"precision", "recall", "f1"} & set(names)
+    if shared and pred is not None:  # one pass for the three label metrics, not three
+        precision, recall, f1, _ = skm.precision_recall_fscore_support(
+            y_true, pred, average="macro", zero_division=0
+        )
+        computed = {"precision": precision, "recall": recall, "f1": f1}
+        scores.update({k: float(computed[k]) for k in shared})
     for name in names:
+        if name in scores:
+            continue
         metric = get_metric(name, task)
         values = proba if metric.needs_proba else pred
         if values is None:

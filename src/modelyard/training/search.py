@@ -23,10 +23,13 @@ from threadpoolctl import threadpool_limits
 
 from modelyard.config import Settings
 from modelyard.features import FeatureSpec, build_preprocessor
+from modelyard.store import Metric, now_ms
 from modelyard.tracking import TrackingClient
 from modelyard.training.cv import CVResult, Fold, cross_validate
 from modelyard.training.families import get_family
 from modelyard.training.space import Param, sample_defaults, suggest, to_trial_params
+
+_SMALL_ROWS = 20_000
 
 __all__ = [
     "SearchJob",
@@ -65,6 +68,7 @@ class SearchJob:
     deadline: float | None
     pruning: bool = True
     n_jobs_per_model: int = 1
+    n_workers: int = 1
     extra_tags: dict[str, str] = field(default_factory=dict)
 
 
@@ -94,6 +98,7 @@ def run_trials(job: SearchJob, worker: int = 0) -> int:
     """Pull trials from the shared study until the budget is spent; returns trials run here."""
     from modelyard.training.storage import close_storage, open_storage
 
+    optuna.logging.set_verbosity(optuna.logging.ERROR)  # failures are recorded as runs
     storage = open_storage(job.storage_url, job.storage_options)
     study = optuna.load_study(
         study_name=job.study_name,
@@ -105,7 +110,8 @@ def run_trials(job: SearchJob, worker: int = 0) -> int:
     ran = 0
     # OpenMP pools (HistGradientBoosting, LightGBM, XGBoost) size themselves to the
     # machine; with several workers that oversubscribes the cores many times over.
-    with threadpool_limits(limits=job.n_jobs_per_model):
+    limits = job.n_jobs_per_model if job.n_workers > 1 else None  # alone: library defaults
+    with threadpool_limits(limits=limits):
         try:
             while _budget_left(study, job):
                 study.optimize(
@@ -144,12 +150,18 @@ def _objective(trial: optuna.Trial, job: SearchJob, tracking: TrackingClient) ->
         tags=tags,
     ) as run:
         run.log_params({"family": family, **params})
-        trial.set_user_attr("run_id", run.run_id)
-        trial.set_user_attr("params", params)
         result = _score(trial, job, str(family), params, run)
         summary = result.summary(job.metrics)
-        run.log_metrics({k: v for k, v in summary.items() if not np.isnan(v)})
-        trial.set_user_attr("summary", summary)
+        stamp = now_ms()
+        points = [
+            Metric(f"fold_{k}", v, i, stamp)
+            for i, scores in enumerate(result.fold_scores)
+            for k, v in scores.items()
+            if not np.isnan(v)
+        ]
+        points += [Metric(k, v, 0, stamp) for k, v in summary.items() if not np.isnan(v)]
+        run.log_batch(points)  # one transaction for every fold and summary metric
+        trial.set_user_attr("result", {"run_id": run.run_id, "params": params, "summary": summary})
         return result.mean(job.metrics[0])
 
 
@@ -167,7 +179,7 @@ def _score(
             run.end("KILLED")
             raise optuna.TrialPruned(f"pruned after fold {index}")
 
-    result = cross_validate(
+    return cross_validate(
         pipeline,
         job.X,
         job.y,
@@ -177,9 +189,6 @@ def _score(
         labels=np.arange(len(job.labels)) if job.labels is not None else None,
         on_fold=on_fold,
     )
-    for i, scores in enumerate(result.fold_scores):
-        run.log_metrics({f"fold_{k}": v for k, v in scores.items() if not np.isnan(v)}, step=i)
-    return result
 
 
 def enqueue_defaults(study: optuna.Study, spaces: Mapping[str, Mapping[str, Param]]) -> None:
@@ -189,9 +198,19 @@ def enqueue_defaults(study: optuna.Study, spaces: Mapping[str, Mapping[str, Para
         study.enqueue_trial({"family": family, **params}, skip_if_exists=True)
 
 
-def threads_per_worker(n_workers: int) -> int:
-    """CPU threads each worker's models may use, so workers do not oversubscribe cores."""
-    return max(1, (os.cpu_count() or 1) // n_workers)
+def threads_per_worker(n_workers: int, n_rows: int) -> int:
+    """CPU threads each worker's models may use, so workers do not oversubscribe cores.
+
+    Small data gets one thread: there the OpenMP pools of the boosting libraries
+    spend more time waiting for each other than computing, and on a busy machine
+    a 4-second fit was measured to take over a minute with two threads.
+    """
+    cores = os.cpu_count() or 1
+    if n_workers == 1:
+        return cores  # alone on the machine: as a hand-written loop would run
+    if n_rows < _SMALL_ROWS:
+        return 1
+    return max(1, cores // n_workers)
 
 
 def completed(study: optuna.Study) -> list[optuna.trial.FrozenTrial]:

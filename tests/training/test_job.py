@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -276,3 +277,26 @@ def test_the_study_lives_in_postgresql_beside_the_metadata(
     assert "trials" in names
     assert "studies" not in public  # modelyard's alembic_version is not Optuna's
     assert result.run_id
+
+
+def test_stacking_is_scored_on_the_same_folds(tracking: TrackingClient, settings: Settings) -> None:
+    spec = {**FAST, "ensembles": {"average": False, "stacking": True, "top_k": 2}}
+    result = train(churn_frame(400), "churned", spec, tracking=tracking, settings=settings)
+    stack = next(r for r in result.leaderboard if r["candidate"].startswith("stacking("))
+    assert 0.5 < stack["roc_auc"] <= 1.0
+    assert stack["roc_auc_std"] >= 0
+
+
+def test_a_time_budget_stops_the_search(tracking: TrackingClient, settings: Settings) -> None:
+    spec = {
+        **FAST,
+        "tuning": {"trials": 10_000, "time_budget": "3s"},
+        "ensembles": {"average": False},
+    }
+    started = time.monotonic()
+    train(churn_frame(400), "churned", spec, tracking=tracking, settings=settings)
+    assert time.monotonic() - started < 60
+    trials = [
+        r for r in tracking.search_runs("train-dataframe").runs if "modelyard.trial" in r.data.tags
+    ]
+    assert 2 <= len(trials) < 200

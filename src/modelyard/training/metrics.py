@@ -137,7 +137,7 @@ def score_all(
     """Every metric in ``names`` on one set of predictions (NaN where undefined)."""
     scores: dict[str, float] = {}
     shared = {"precision", "recall", "f1"} & set(names)
-    if shared and pred is not None:  # one pass for the three label metrics, not three
+    if shared and pred is not None and task != "regression":  # one pass for all three
         precision, recall, f1, _ = skm.precision_recall_fscore_support(
             y_true, pred, average="macro", zero_division=0
         )
@@ -155,4 +155,4 @@ def score_all(
             scores[name] = metric.compute(y_true, values, labels)
         except ValueError:  # e.g. one class in a fold: the metric is undefined there
             scores[name] = math.nan
-    return scores
+    return {name: scores[name] for name in names}  # in the order asked for

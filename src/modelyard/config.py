@@ -156,23 +156,30 @@ def parse_master_key(value: bytes | str, source: str = "master key") -> bytes:
     Raises:
         ConfigError: The value does not decode to exactly 32 bytes.
     """
-    if isinstance(value, bytes) and len(value) == 32:
+    key = _decode_key(value, lambda n: n == 32)
+    if key is None:
+        raise ConfigError(
+            f"{source} is not a 256-bit key: expected 32 bytes as 64 hex characters or "
+            'base64 (e.g. the output of `python -c "import os,base64;'
+            'print(base64.b64encode(os.urandom(32)).decode())"`)',
+            setting=source,
+        )
+    return key
+
+
+def _decode_key(value: bytes | str, fits: Callable[[int], bool]) -> bytes | None:
+    """Raw bytes of a fitting length as they are, else the first fitting hex/base64 decoding."""
+    if isinstance(value, bytes) and fits(len(value)):
         return value
-    text = value.decode("ascii", "replace") if isinstance(value, bytes) else value
-    text = text.strip()
+    text = (value.decode("ascii", "replace") if isinstance(value, bytes) else value).strip()
     for decode in (bytes.fromhex, _b64):
         try:
             key = decode(text)
         except (ValueError, binascii.Error):
             continue
-        if len(key) == 32:
+        if fits(len(key)):
             return key
-    raise ConfigError(
-        f"{source} is not a 256-bit key: expected 32 bytes as 64 hex characters or "
-        'base64 (e.g. the output of `python -c "import os,base64;'
-        'print(base64.b64encode(os.urandom(32)).decode())"`)',
-        setting=source,
-    )
+    return None
 
 
 def _b64(text: str) -> bytes:
@@ -185,17 +192,9 @@ def parse_mask_key(value: bytes | str, source: str = "mask key") -> bytes:
     Raises:
         ConfigError: The value is shorter than 16 bytes or not hex/base64.
     """
-    if isinstance(value, bytes) and len(value) >= 16:
-        return value
-    text = value.decode("ascii", "replace") if isinstance(value, bytes) else value
-    text = text.strip()
-    for decode in (bytes.fromhex, _b64):
-        try:
-            key = decode(text)
-        except (ValueError, binascii.Error):
-            continue
-        if len(key) >= 16:
-            return key
+    key = _decode_key(value, lambda n: n >= 16)
+    if key is not None:
+        return key
     raise ConfigError(
         f"{source} is not a usable masking secret: expected 16 bytes or more as hex or "
         'base64 (e.g. the output of `python -c "import os;print(os.urandom(32).hex())"`)',

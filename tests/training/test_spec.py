@@ -69,7 +69,7 @@ def test_bad_specs_name_the_problem(doc: object, message: str) -> None:
 
 
 def test_malformed_yaml_is_a_validation_error() -> None:
-    with pytest.raises(ValidationError, match="not valid YAML"):
+    with pytest.raises(ValidationError, match="training spec YAML does not parse at line 1"):
         TrainSpec.from_yaml("cv: {kind: [")
 
 

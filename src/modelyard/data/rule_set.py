@@ -26,13 +26,13 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
-import yaml
 
+from modelyard._utils.yaml_source import load_yaml_source
 from modelyard.data._rule_values import brief
 from modelyard.data.report import ACTIONS
 from modelyard.data.rule_kinds import InRange, InSet, Matches, NotNull, Rule
 from modelyard.data.table_rules import RowCount, SchemaMatches, SqlPredicate, Unique
-from modelyard.exceptions import NotFoundError, ValidationError
+from modelyard.exceptions import ValidationError
 
 __all__ = ["RULE_KINDS", "Rules"]
 
@@ -94,18 +94,7 @@ class Rules:
                 does not describe valid rules.
             NotFoundError: ``source`` names a file that does not exist.
         """
-        text = _read_yaml_source(source)
-        try:
-            data = yaml.safe_load(text)
-        except yaml.MarkedYAMLError as exc:
-            mark = exc.problem_mark or exc.context_mark
-            where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "unknown line"
-            raise ValidationError(
-                f"rules YAML does not parse at {where}: {exc.problem or exc}",
-                line=mark.line + 1 if mark else None,
-            ) from exc
-        except yaml.YAMLError as exc:
-            raise ValidationError(f"rules YAML does not parse: {exc}") from exc
+        data = load_yaml_source(source, "rules")
         return cls.from_dict(data)
 
     @classmethod
@@ -166,29 +155,6 @@ class Rules:
                         column=col,
                     )
             rule.check_schema(schema)
-
-
-def _read_yaml_source(source: str | Path) -> str:
-    if (
-        isinstance(source, str)
-        and "\n" not in source
-        and source.strip().endswith((".yaml", ".yml"))
-    ):
-        source = Path(source.strip())
-    if isinstance(source, Path):
-        try:
-            return source.read_text(encoding="utf-8")
-        except FileNotFoundError as exc:
-            raise NotFoundError(
-                f"rules file {str(source)!r} does not exist", path=str(source)
-            ) from exc
-        except (OSError, UnicodeDecodeError) as exc:
-            raise ValidationError(f"cannot read rules file {str(source)!r}: {exc}") from exc
-    if not isinstance(source, str):
-        raise ValidationError(
-            f"rules source must be YAML text or a Path, got {type(source).__name__}"
-        )
-    return source
 
 
 def _fields(

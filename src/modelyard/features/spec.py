@@ -23,7 +23,8 @@ from typing import Any
 
 import yaml
 
-from modelyard.exceptions import NotFoundError, ValidationError
+from modelyard._utils.yaml_source import load_yaml_source
+from modelyard.exceptions import ValidationError
 from modelyard.features.options import KINDS, ColumnSpec, unknown_key_error
 
 __all__ = ["FeatureSpec", "Interaction"]
@@ -255,7 +256,7 @@ class FeatureSpec:
                 a key, or does not describe a valid spec.
             NotFoundError: ``source`` names a file that does not exist.
         """
-        return cls.from_dict(_load_yaml(_read_source(source)))
+        return cls.from_dict(load_yaml_source(source, "features spec"))
 
     def to_dict(self) -> dict[str, Any]:
         """The spec as plain values; ``FeatureSpec.from_dict(spec.to_dict()) == spec``."""
@@ -278,65 +279,3 @@ class FeatureSpec:
 
 
 _KEEP = ColumnSpec()
-
-
-class _StrictLoader(yaml.SafeLoader):
-    """SafeLoader that refuses a repeated key instead of keeping the last one silently."""
-
-
-def _construct_mapping(loader: _StrictLoader, node: yaml.MappingNode) -> dict[Any, Any]:
-    seen: set[Any] = set()
-    for key_node, _ in node.value:
-        key = loader.construct_object(key_node)
-        if isinstance(key, str | int | float | bool) and key in seen:
-            mark = key_node.start_mark
-            raise ValidationError(
-                f"features YAML repeats the key {key!r:.80} at line {mark.line + 1}; "
-                "each key may appear once",
-                line=mark.line + 1,
-            )
-        if isinstance(key, str | int | float | bool):
-            seen.add(key)
-    return loader.construct_mapping(node)
-
-
-_StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
-
-
-def _load_yaml(text: str) -> Any:
-    try:
-        return yaml.load(text, Loader=_StrictLoader)  # noqa: S506 - a SafeLoader subclass
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "unknown line"
-        raise ValidationError(
-            f"features YAML does not parse at {where}: {exc.problem or exc}",
-            line=mark.line + 1 if mark else None,
-        ) from exc
-    except yaml.YAMLError as exc:
-        raise ValidationError(f"features YAML does not parse: {exc}") from exc
-    except RecursionError as exc:  # PyYAML recurses once per nesting level
-        raise ValidationError("features YAML is nested too deeply") from exc
-
-
-def _read_source(source: str | Path) -> str:
-    if (
-        isinstance(source, str)
-        and "\n" not in source
-        and source.strip().endswith((".yaml", ".yml"))
-    ):
-        source = Path(source.strip())
-    if isinstance(source, Path):
-        try:
-            return source.read_text(encoding="utf-8")
-        except FileNotFoundError as exc:
-            raise NotFoundError(
-                f"features spec file {str(source)!r} does not exist", path=str(source)
-            ) from exc
-        except (OSError, UnicodeDecodeError) as exc:
-            raise ValidationError(f"cannot read features spec {str(source)!r}: {exc}") from exc
-    if not isinstance(source, str):
-        raise ValidationError(
-            f"features spec source must be YAML text or a Path, not {type(source).__name__}"
-        )
-    return source

@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import Connection, Engine, func, select
@@ -25,6 +24,19 @@ from modelyard.exceptions import (
     ValidationError,
 )
 from modelyard.store.database import Database
+from modelyard.store.dataset_rows import (
+    DATASET_NAME_RE,
+    JSON_COLUMNS,
+    NewVersion,
+    SplitRecord,
+    VersionRecord,
+    check_dataset_name,
+    dumps,
+    ranges,
+    record_from_row,
+    split_from_row,
+    version_select,
+)
 from modelyard.store.migrate import ensure_schema
 from modelyard.store.rows import now_ms
 from modelyard.store.schema import (
@@ -43,83 +55,7 @@ __all__ = [
     "check_dataset_name",
 ]
 
-# A dataset name must survive being written as ``name@3`` inside SQL text.
-DATASET_NAME_RE = re.compile(r"[A-Za-z][A-Za-z0-9_]*(?:[.-][A-Za-z0-9_]+)*")
-_NAME_MAX = 128
-_JSON_COLUMNS = ("schema", "parts", "profile", "source", "masking", "validation")
 _MAX_IDS_PER_QUERY = 500
-
-
-@dataclass(frozen=True)
-class VersionRecord:
-    """One stored dataset version (JSON columns decoded)."""
-
-    name: str
-    version: int
-    content_hash: str
-    num_rows: int
-    num_bytes: int
-    schema: dict[str, Any]
-    parts: list[dict[str, Any]]
-    profile: dict[str, Any]
-    sketches: str | None
-    source: dict[str, Any]
-    masking: dict[str, Any]
-    validation: dict[str, Any] | None
-    bad_lines: int
-    parent_version: int | None
-    created_at: int
-    created_by: str | None
-
-
-@dataclass(frozen=True)
-class NewVersion:
-    """What a builder returns for :meth:`DatasetStore.commit_version` to insert."""
-
-    content_hash: str
-    num_rows: int
-    num_bytes: int
-    schema: dict[str, Any]
-    parts: list[dict[str, Any]]
-    profile: dict[str, Any]
-    source: dict[str, Any]
-    sketches: str | None = None
-    masking: dict[str, Any] = field(default_factory=dict)
-    validation: dict[str, Any] | None = None
-    bad_lines: int = 0
-    parent_version: int | None = None
-
-
-@dataclass(frozen=True)
-class SplitRecord:
-    """A named split of one version: its spec, part sizes and the assignment blob."""
-
-    name: str
-    version: int
-    split: str
-    spec: dict[str, Any]
-    counts: dict[str, int]
-    assignment: str
-    created_at: int
-
-
-def check_dataset_name(name: Any) -> str:
-    """Return ``name`` if it is a valid dataset name.
-
-    Raises:
-        ValidationError: Not a string, too long, or not of the form ``churn``,
-            ``sales.eu``, ``web-logs_2024``.
-    """
-    if not isinstance(name, str) or not name:
-        raise ValidationError(f"dataset name must be a non-empty string, got {name!r}")
-    if len(name) > _NAME_MAX or not DATASET_NAME_RE.fullmatch(name):
-        raise ValidationError(
-            f"invalid dataset name {name[:200]!r}: use letters, digits and _ (starting with "
-            f"a letter), optionally joined by . or -, at most {_NAME_MAX} characters "
-            "(e.g. churn, sales.eu, web-logs_2024)",
-            name=name[:200],
-        )
-    return name
 
 
 class DatasetStore(Database):
@@ -145,7 +81,7 @@ class DatasetStore(Database):
             .subquery()
         )
         query = (
-            _version_select()
+            version_select()
             .join(
                 latest,
                 (latest.c.dataset_id == dataset_versions.c.dataset_id)
@@ -154,7 +90,7 @@ class DatasetStore(Database):
             .order_by(datasets.c.name)
         )
         with self._read() as conn:
-            return [_record(row) for row in conn.execute(query)]
+            return [record_from_row(row) for row in conn.execute(query)]
 
     def list_versions(self, name: str) -> list[VersionRecord]:
         """Every version of ``name``, oldest first.
@@ -165,11 +101,11 @@ class DatasetStore(Database):
         with self._read() as conn:
             dataset_id = self._dataset_id(conn, name)
             query = (
-                _version_select()
+                version_select()
                 .where(dataset_versions.c.dataset_id == dataset_id)
                 .order_by(dataset_versions.c.version)
             )
-            return [_record(row) for row in conn.execute(query)]
+            return [record_from_row(row) for row in conn.execute(query)]
 
     def get_version(self, name: str, version: int | None = None) -> VersionRecord:
         """Version ``version`` of ``name`` (the latest when None).
@@ -196,7 +132,7 @@ class DatasetStore(Database):
         with self._read() as conn:
             dataset_id = self._dataset_id(conn, name)
             row = conn.execute(
-                _version_select()
+                version_select()
                 .where(
                     (dataset_versions.c.dataset_id == dataset_id)
                     & dataset_versions.c.content_hash.startswith(prefix, autoescape=True)
@@ -209,7 +145,7 @@ class DatasetStore(Database):
                 f"dataset {name!r} has no version whose content hash starts with {prefix!r}",
                 name=name,
             )
-        return _record(row)
+        return record_from_row(row)
 
     def committed_ids(self, name: str, stream: str, ids: Sequence[str]) -> set[str]:
         """Which of ``ids`` (Redis Stream message ids) are already in ``name``."""
@@ -278,7 +214,7 @@ class DatasetStore(Database):
                 "parent_version": new.parent_version,
                 "created_at": now_ms(),
                 "created_by": created_by,
-                **{col: _dumps(getattr(new, col)) for col in _JSON_COLUMNS},
+                **{col: dumps(getattr(new, col)) for col in JSON_COLUMNS},
             }
             conn.execute(dataset_versions.insert().values(row))
             if message_ids:
@@ -322,8 +258,8 @@ class DatasetStore(Database):
                     dataset_id=dataset_id,
                     version=version,
                     name=split,
-                    spec=_dumps(dict(spec)),
-                    counts=_dumps(dict(counts)),
+                    spec=dumps(dict(spec)),
+                    counts=dumps(dict(counts)),
                     assignment=assignment,
                     created_at=now_ms(),
                 )
@@ -391,12 +327,12 @@ class DatasetStore(Database):
 
     def _latest(self, conn: Connection, dataset_id: int, name: str) -> VersionRecord | None:
         row = conn.execute(
-            _version_select()
+            version_select()
             .where(dataset_versions.c.dataset_id == dataset_id)
             .order_by(dataset_versions.c.version.desc())
             .limit(1)
         ).first()
-        return None if row is None else _record(row)
+        return None if row is None else record_from_row(row)
 
     def _version(
         self, conn: Connection, dataset_id: int, name: str, version: int | None
@@ -407,13 +343,13 @@ class DatasetStore(Database):
                 return latest
         else:
             row = conn.execute(
-                _version_select().where(
+                version_select().where(
                     (dataset_versions.c.dataset_id == dataset_id)
                     & (dataset_versions.c.version == version)
                 )
             ).first()
             if row is not None:
-                return _record(row)
+                return record_from_row(row)
         numbers = list(
             conn.execute(
                 select(dataset_versions.c.version)
@@ -423,7 +359,7 @@ class DatasetStore(Database):
         )
         raise NotFoundError(
             f"dataset {name!r} has no version {version}; "
-            + (f"versions: {_ranges(numbers)}" if numbers else "it has no versions"),
+            + (f"versions: {ranges(numbers)}" if numbers else "it has no versions"),
             name=name,
             version=version,
         )
@@ -452,7 +388,7 @@ class DatasetStore(Database):
                 (t.c.dataset_id == dataset_id) & (t.c.version == version) & (t.c.name == split)
             )
         ).first()
-        return None if row is None else _split_record(name, row)
+        return None if row is None else split_from_row(name, row)
 
     def _splits(
         self, conn: Connection, dataset_id: int, name: str, version: int
@@ -463,64 +399,4 @@ class DatasetStore(Database):
             .where((t.c.dataset_id == dataset_id) & (t.c.version == version))
             .order_by(t.c.name)
         )
-        return [_split_record(name, row) for row in rows]
-
-
-def _version_select() -> Any:
-    return select(datasets.c.name, dataset_versions).join(
-        datasets, datasets.c.dataset_id == dataset_versions.c.dataset_id
-    )
-
-
-def _record(row: Any) -> VersionRecord:
-    m = row._mapping
-    return VersionRecord(
-        name=m["name"],
-        version=m["version"],
-        content_hash=m["content_hash"],
-        num_rows=m["num_rows"],
-        num_bytes=m["num_bytes"],
-        sketches=m["sketches"],
-        bad_lines=m["bad_lines"],
-        parent_version=m["parent_version"],
-        created_at=m["created_at"],
-        created_by=m["created_by"],
-        schema=json.loads(m["schema"]),
-        parts=json.loads(m["parts"]),
-        profile=json.loads(m["profile"]),
-        source=json.loads(m["source"]),
-        masking=json.loads(m["masking"]),
-        validation=None if m["validation"] is None else json.loads(m["validation"]),
-    )
-
-
-def _split_record(name: str, row: Any) -> SplitRecord:
-    m = row._mapping
-    return SplitRecord(
-        name=name,
-        version=m["version"],
-        split=m["name"],
-        spec=json.loads(m["spec"]),
-        counts=json.loads(m["counts"]),
-        assignment=m["assignment"],
-        created_at=m["created_at"],
-    )
-
-
-def _dumps(value: Any) -> str | None:
-    # Key order is kept: a split's parts are in order, and the assignment indexes them.
-    return None if value is None else json.dumps(value, allow_nan=False)
-
-
-def _ranges(numbers: Sequence[int]) -> str:
-    """``1-4, 7, 9-10``: a compact list of version numbers."""
-    parts: list[str] = []
-    start = prev = numbers[0]
-    for n in [*numbers[1:], None]:
-        if n is not None and n == prev + 1:
-            prev = n
-            continue
-        parts.append(str(start) if start == prev else f"{start}-{prev}")
-        if n is not None:
-            start = prev = n
-    return ", ".join(parts)
+        return [split_from_row(name, row) for row in rows]

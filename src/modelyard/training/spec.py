@@ -24,8 +24,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from modelyard._utils.yaml_source import load_yaml_source
 from modelyard.exceptions import ValidationError
 
 __all__ = [
@@ -166,18 +165,11 @@ class TrainSpec:
         """Parse a YAML file (path) or YAML text.
 
         Raises:
-            ValidationError: Unreadable, not YAML, or not a valid spec (with the line).
+            ValidationError: Unreadable, not YAML (the message gives the line), or not
+                a valid spec.
+            NotFoundError: ``source`` names a file that does not exist.
         """
-        text = source.read_text(encoding="utf-8") if isinstance(source, Path) else source
-        if isinstance(source, str) and "\n" not in source and source.endswith((".yaml", ".yml")):
-            try:
-                text = Path(source).read_text(encoding="utf-8")
-            except OSError as exc:
-                raise ValidationError(f"cannot read the spec {source}: {exc.strerror}") from None
-        try:
-            loaded = yaml.safe_load(text)
-        except yaml.YAMLError as exc:
-            raise ValidationError(f"the training spec is not valid YAML: {exc}") from None
+        loaded = load_yaml_source(source, "training spec")
         return cls.from_dict(loaded or {})
 
     @classmethod

@@ -222,3 +222,8 @@ def test_a_dataframe_with_an_object_column_of_mixed_types(data: DataClient) -> N
     with pytest.raises(ValidationError, match="mixed types"):
         data.ingest(df, "t")
     assert data.list_datasets() == []
+
+
+def test_an_unknown_bad_lines_policy_is_refused(data: DataClient) -> None:
+    with pytest.raises(ValidationError, match="on_bad_lines='maybe' is not valid"):
+        data.ingest(rows(3), "t", on_bad_lines="maybe")

@@ -440,9 +440,7 @@ def _options(
     query: str | None,
     delimiter: str | None,
 ) -> SourceOptions:
-    if on_bad_lines not in ("error", "skip"):
-        raise ValidationError(f"on_bad_lines={on_bad_lines!r} is not valid; use 'error' or 'skip'")
-    return SourceOptions(
+    return SourceOptions(  # open_source checks the values
         format=format,
         dtypes=parse_dtypes(dtypes) or None,
         on_bad_lines=on_bad_lines,  # type: ignore[arg-type]

@@ -21,13 +21,18 @@ import optuna
 import pandas as pd
 
 from modelyard.config import Settings
-from modelyard.exceptions import MissingDependencyError, ModelyardError, ValidationError
+from modelyard.exceptions import ModelyardError, ValidationError
 from modelyard.features import FeatureSpec, build_preprocessor
 from modelyard.tracking import ActiveRun, TrackingClient
 from modelyard.training.cv import cross_validate, make_folds, predict_scores
 from modelyard.training.ensembles import average_of, stack_of
 from modelyard.training.executors import make_executor
-from modelyard.training.families import default_families, get_family, is_available
+from modelyard.training.families import (
+    default_families,
+    get_family,
+    is_available,
+    require_available,
+)
 from modelyard.training.linear_criteria import information_criteria
 from modelyard.training.metrics import default_metric, get_metric, reported_metrics, score_all
 from modelyard.training.prepare import Prepared
@@ -177,14 +182,9 @@ def _spaces(spec: TrainSpec, task: str) -> dict[str, dict[str, Any]]:
     names = list(spec.families) or [n for n in default_families(task) if is_available(n)]
     spaces = {}
     for name in names:
-        family = get_family(name)  # unknown names: a ValidationError listing the valid ones
+        family = require_available(name)  # unknown: the valid names; missing: the extra
         if task not in family.tasks:
             raise ValidationError(f"family {name!r} does not support a {task} task")
-        if not is_available(name):
-            raise MissingDependencyError(
-                f"family {name!r} needs an optional library: pip install 'modelyard[{family.extra}]'",
-                extra=family.extra,
-            )
         spaces[name] = parse_space(spec.families.get(name, {}), family.space_for(task), family=name)
     return spaces
 
@@ -299,43 +299,37 @@ def _ensembles(
     ]
     made = []
     for kind in kinds:
-        members = [(c.family, make_pipeline(job, c.family, c.params)) for c in top]
-        estimator = (
-            average_of(members, job.task)
-            if kind == "average"
-            else stack_of(members, job.task, job.seed)
+        candidate = Candidate(
+            name=f"{kind}({'+'.join(c.family for c in top)})",
+            family=kind,
+            params={c.family: c.params for c in top},
+            score=math.nan,
+            summary={},
+            run_id=None,
+            complexity=_ENSEMBLE_COMPLEXITY,
+            members=top,
         )
-        name = f"{kind}({'+'.join(c.family for c in top)})"
         with tracking.start_run(
             job.experiment,
-            run_name=name,
+            run_name=candidate.name,
             parent=job.parent_run_id,
             tags={"modelyard.ensemble": kind},
         ) as run:
             run.log_params({"family": kind, "members": ",".join(c.family for c in top)})
             result = cross_validate(
-                estimator,
+                build_estimator(job, candidate),
                 job.X,
                 job.y,
                 job.folds,
                 task=job.task,
                 metrics=job.metrics,
-                labels=np.arange(len(job.labels)) if job.labels is not None else None,
+                labels=job.label_codes,
             )
-            summary = result.summary(job.metrics)
-            run.log_metrics({k: v for k, v in summary.items() if not math.isnan(v)})
-        made.append(
-            Candidate(
-                name=name,
-                family=kind,
-                params={c.family: c.params for c in top},
-                score=result.mean(job.metrics[0]),
-                summary=summary,
-                run_id=run.run_id,
-                complexity=_ENSEMBLE_COMPLEXITY,
-                members=top,
-            )
-        )
+            candidate.summary = result.summary(job.metrics)
+            run.log_metrics({k: v for k, v in candidate.summary.items() if not math.isnan(v)})
+        candidate.score = result.mean(job.metrics[0])
+        candidate.run_id = run.run_id
+        made.append(candidate)
     return made
 
 
@@ -368,8 +362,7 @@ def _finish(
                 information_criteria(fitted, prepared.X_train, prepared.y_train, job.task)
             )
     pred, proba = predict_scores(model, prepared.X_holdout, job.task)
-    labels = np.arange(len(prepared.labels)) if prepared.labels is not None else None
-    holdout = score_all(job.metrics, job.task, prepared.y_holdout, pred, proba, labels)
+    holdout = score_all(job.metrics, job.task, prepared.y_holdout, pred, proba, job.label_codes)
     board = leaderboard_rows(candidates, get_metric(metric, job.task), job.metrics, winner)
     signature = signature_of(
         prepared.X_train,

@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -69,7 +69,11 @@ class SearchJob:
     pruning: bool = True
     n_jobs_per_model: int = 1
     n_workers: int = 1
-    extra_tags: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def label_codes(self) -> np.ndarray | None:
+        """The encoded classes (0..k-1) metrics score against; None for regression."""
+        return None if self.labels is None else np.arange(len(self.labels))
 
 
 def make_pipeline(
@@ -142,7 +146,7 @@ def _objective(trial: optuna.Trial, job: SearchJob, tracking: TrackingClient) ->
         name: suggest(trial, f"{family}.{name}", param)
         for name, param in job.spaces[str(family)].items()
     }
-    tags = {"modelyard.trial": str(trial.number), "modelyard.family": family, **job.extra_tags}
+    tags = {"modelyard.trial": str(trial.number), "modelyard.family": family}
     with tracking.start_run(
         job.experiment,
         run_name=f"trial-{trial.number}-{family}",
@@ -186,7 +190,7 @@ def _score(
         job.folds,
         task=job.task,
         metrics=job.metrics,
-        labels=np.arange(len(job.labels)) if job.labels is not None else None,
+        labels=job.label_codes,
         on_fold=on_fold,
     )
 

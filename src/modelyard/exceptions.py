@@ -7,12 +7,14 @@ One root, typed branches; each branch also subclasses the built-in it means, so
     ├── ConfigError(ValueError)            bad or missing configuration
     ├── ValidationError(ValueError)        bad input from the caller
     │   ├── FilterSyntaxError              a search filter that does not parse
-    │   └── DataQualityError               data failed its validation rules (carries the report)
+    │   ├── DataQualityError               data failed its validation rules (carries the report)
+    │   └── SignatureError                 input does not match a model's signature
     ├── NotFoundError(KeyError)            no such experiment / run / blob / artifact
     ├── AlreadyExistsError                 a name that must be unique is taken
     ├── ConflictError                      the request contradicts stored state
     ├── IntegrityError                     stored data failed a check (hash mismatch, ...)
     ├── EncryptionError                    encrypted data cannot be read (no key, wrong key)
+    ├── UnsafeFormatError(PermissionError) a pickle without the operator's opt-in
     ├── StoreError(RuntimeError)           the metadata database or artifact storage failed
     │   └── SchemaVersionError             the database schema is older/newer than this code
     └── MissingDependencyError(ImportError) an optional extra is not installed
@@ -38,7 +40,9 @@ __all__ = [
     "ModelyardError",
     "NotFoundError",
     "SchemaVersionError",
+    "SignatureError",
     "StoreError",
+    "UnsafeFormatError",
     "ValidationError",
 ]
 
@@ -108,6 +112,17 @@ class DataQualityError(ValidationError):
         self.report = report
 
 
+class SignatureError(ValidationError):
+    """Input does not match a model's signature.
+
+    ``missing``, ``extra`` and ``conflicts`` (column -> what was expected and found)
+    say exactly what to fix.
+    """
+
+    http_status = 422
+    code = "SIGNATURE_MISMATCH"
+
+
 class NotFoundError(ModelyardError, KeyError):
     """The named object does not exist."""
 
@@ -144,6 +159,13 @@ class EncryptionError(ModelyardError):
 
     http_status = 500
     code = "ENCRYPTION_ERROR"
+
+
+class UnsafeFormatError(ModelyardError, PermissionError):
+    """Loading would unpickle a blob, and the operator has not opted in."""
+
+    http_status = 403
+    code = "UNSAFE_FORMAT"
 
 
 class StoreError(ModelyardError, RuntimeError):

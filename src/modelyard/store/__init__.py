@@ -3,7 +3,7 @@
 Owns the SQLAlchemy Core tables (``schema``), the Alembic migrations
 (``migrations/``, applied by ``migrate``), engine set-up per backend (``engine``)
 and the tracking queries (``TrackingStore``), including the run search language
-(``filters``), and the dataset metadata (``DatasetStore``). Later layers talk to the database only through this package.
+(``filters``), the dataset metadata (``DatasetStore``) and the model registry (``ModelStore``). Later layers talk to the database only through this package.
 """
 
 from modelyard.store.dataset_store import (
@@ -26,15 +26,31 @@ from modelyard.store.entities import (
 )
 from modelyard.store.filters import parse_filter, parse_order_by
 from modelyard.store.migrate import current_revision, ensure_schema, head_revision, upgrade
+from modelyard.store.model_rows import (
+    MODEL_NAME_RE,
+    ModelEvent,
+    ModelVersion,
+    RegisteredModel,
+    check_alias,
+    check_model_name,
+)
+from modelyard.store.model_store import ModelStore, NewModelVersion, Route
 from modelyard.store.tracking_store import TrackingStore, now_ms
 
 __all__ = [
     "DATASET_NAME_RE",
+    "MODEL_NAME_RE",
     "ArtifactEntry",
     "DatasetStore",
     "Experiment",
     "Metric",
+    "ModelEvent",
+    "ModelStore",
+    "ModelVersion",
+    "NewModelVersion",
     "NewVersion",
+    "RegisteredModel",
+    "Route",
     "Run",
     "RunData",
     "RunInfo",
@@ -42,7 +58,9 @@ __all__ = [
     "SplitRecord",
     "TrackingStore",
     "VersionRecord",
+    "check_alias",
     "check_dataset_name",
+    "check_model_name",
     "current_revision",
     "ensure_schema",
     "head_revision",

@@ -251,3 +251,102 @@ dataset_stream_messages = Table(
     Column("version", Integer, nullable=False),
     sqlite_with_rowid=False,
 )
+
+
+# -- model registry -------------------------------------------------------------
+# A model version is immutable once registered, except for its status (ready /
+# archived) and the evaluation and gate documents added later. Aliases point at
+# one version each and move inside one transaction; every move and status change
+# is appended to ``model_events``.
+registered_models = Table(
+    "registered_models",
+    metadata,
+    Column("model_id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(KEY_MAX), nullable=False, unique=True),
+    Column("description", Text, nullable=True),
+    Column("created_at", BigInteger, nullable=False),
+    Column("created_by", String(256), nullable=True),
+)
+
+model_versions = Table(
+    "model_versions",
+    metadata,
+    Column(
+        "model_id",
+        Integer,
+        ForeignKey("registered_models.model_id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("version", Integer, primary_key=True),
+    Column("run_id", String(32), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("task", String(16), nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("created_by", String(256), nullable=True),
+    Column("description", Text, nullable=True),
+    Column("lineage", Text, nullable=False),
+    Column("signature", Text, nullable=False),
+    Column("metrics", Text, nullable=False),
+    Column("size_bytes", BigInteger, nullable=False),
+    Column("formats", Text, nullable=False),
+    Column("evaluation", Text, nullable=True),
+    Column("gates", Text, nullable=True),
+    Index(None, "run_id"),
+    sqlite_with_rowid=False,
+)
+
+model_aliases = Table(
+    "model_aliases",
+    metadata,
+    Column("model_id", Integer, primary_key=True),
+    Column("alias", String(KEY_MAX), primary_key=True),
+    Column("version", Integer, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+    Column("updated_by", String(256), nullable=True),
+    ForeignKeyConstraint(
+        ["model_id", "version"],
+        ["model_versions.model_id", "model_versions.version"],
+        ondelete="CASCADE",
+    ),
+    sqlite_with_rowid=False,
+)
+
+model_events = Table(
+    "model_events",
+    metadata,
+    Column("event_id", Integer, primary_key=True, autoincrement=True),
+    Column(
+        "model_id",
+        Integer,
+        ForeignKey("registered_models.model_id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("kind", String(32), nullable=False),
+    Column("version", Integer, nullable=True),
+    Column("alias", String(KEY_MAX), nullable=True),
+    Column("from_value", String(KEY_MAX), nullable=True),
+    Column("to_value", String(KEY_MAX), nullable=True),
+    Column("user", String(256), nullable=True),
+    Column("at", BigInteger, nullable=False),
+    Column("reason", Text, nullable=True),
+    Index(None, "model_id", "event_id"),
+)
+
+# Which model versions a serving deployment routes traffic to (written by the
+# serving layer); a version with a route cannot be deleted.
+deployment_routes = Table(
+    "deployment_routes",
+    metadata,
+    Column("deployment", String(KEY_MAX), primary_key=True),
+    Column("model_id", Integer, primary_key=True),
+    Column("version", Integer, primary_key=True),
+    Column("role", String(16), nullable=False),
+    Column("weight", Float(precision=53), nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+    ForeignKeyConstraint(
+        ["model_id", "version"],
+        ["model_versions.model_id", "model_versions.version"],
+        ondelete="RESTRICT",
+    ),
+    sqlite_with_rowid=False,
+)

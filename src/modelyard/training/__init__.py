@@ -14,11 +14,19 @@ It sits in layer L3 and uses ``modelyard.data`` (datasets) and
 
 from __future__ import annotations
 
-from modelyard.training.api import train
+from modelyard.training.api import load_training_data, train
+from modelyard.training.cv import predict_scores
 from modelyard.training.families import Family, default_families, family_names, get_family
-from modelyard.training.job import Progress, TrainResult
-from modelyard.training.metrics import METRICS, Metric, metric_names
-from modelyard.training.prepare import detect_task
+from modelyard.training.job import SAMPLE_TARGET, Progress, TrainResult, environment
+from modelyard.training.metrics import (
+    METRICS,
+    Metric,
+    default_metric,
+    get_metric,
+    metric_names,
+    score_all,
+)
+from modelyard.training.prepare import Prepared, detect_task
 from modelyard.training.selection import Candidate
 from modelyard.training.spec import (
     CVSpec,
@@ -32,22 +40,30 @@ from modelyard.training.spec import (
 
 __all__ = [
     "METRICS",
+    "SAMPLE_TARGET",
     "CVSpec",
     "Candidate",
     "EnsembleSpec",
     "Family",
     "HoldoutSpec",
     "Metric",
+    "Prepared",
     "Progress",
     "SelectionSpec",
     "TrainResult",
     "TrainSpec",
     "TuningSpec",
     "default_families",
+    "default_metric",
     "detect_task",
+    "environment",
     "family_names",
     "get_family",
+    "get_metric",
+    "load_training_data",
     "metric_names",
     "parse_duration",
+    "predict_scores",
+    "score_all",
     "train",
 ]

@@ -14,10 +14,10 @@ from modelyard.data import DataClient, Dataset
 from modelyard.exceptions import ValidationError
 from modelyard.tracking import TrackingClient
 from modelyard.training.job import Progress, TrainResult, run_job
-from modelyard.training.prepare import prepare
+from modelyard.training.prepare import Prepared, prepare
 from modelyard.training.spec import TrainSpec
 
-__all__ = ["train"]
+__all__ = ["load_training_data", "train"]
 
 SpecLike = TrainSpec | Mapping[str, Any] | str | Path | None
 
@@ -71,6 +71,27 @@ def train(
         data_ref=ref,
         on_progress=on_progress,
     )
+
+
+def load_training_data(
+    data: str | Dataset | pd.DataFrame,
+    target: str,
+    spec: SpecLike = None,
+    *,
+    data_client: DataClient | None = None,
+) -> Prepared:
+    """The training and holdout rows a training job with these inputs used.
+
+    Splitting is deterministic (seeded, or a recorded split), so the registry and
+    evaluation get back exactly the rows a past job held out.
+
+    Raises:
+        ValidationError: Bad data, target or spec (as :func:`train` would).
+        NotFoundError: The dataset version no longer exists.
+    """
+    parsed = _spec(spec)
+    frame, _ref, exclude, holdout = _resolve(data, parsed, data_client)
+    return prepare(frame, target, parsed, exclude=exclude, holdout_mask=holdout)
 
 
 def _spec(spec: SpecLike) -> TrainSpec:

@@ -52,9 +52,33 @@ from modelyard.training.space import parse_space
 from modelyard.training.spec import TrainSpec
 from modelyard.training.storage import close_storage, open_storage, study_storage
 
-__all__ = ["Progress", "TrainResult", "run_job"]
+__all__ = [
+    "SAMPLE_TARGET",
+    "Progress",
+    "TrainResult",
+    "environment",
+    "git_commit",
+    "holdout_sample",
+    "run_job",
+]
 
 _ENSEMBLE_COMPLEXITY = 100
+_SAMPLE_ROWS = 1000
+SAMPLE_TARGET = "__target__"
+_LIBRARIES = (
+    "modelyard",
+    "numpy",
+    "pandas",
+    "scikit-learn",
+    "lightgbm",
+    "xgboost",
+    "xgboost-cpu",
+    "torch",
+    "skops",
+    "onnx",
+    "onnxruntime",
+    "skl2onnx",
+)
 _POLL_S = 0.5
 
 
@@ -190,7 +214,11 @@ def _spaces(spec: TrainSpec, task: str) -> dict[str, dict[str, Any]]:
 
 
 def _job_tags(data_ref: str, prepared: Prepared) -> dict[str, str]:
-    return {"modelyard.kind": "train", "modelyard.data": data_ref, "modelyard.task": prepared.task}
+    tags = {"modelyard.kind": "train", "modelyard.data": data_ref, "modelyard.task": prepared.task}
+    commit = git_commit()
+    if commit is not None:
+        tags["modelyard.git_commit"] = commit
+    return tags
 
 
 def _log_job(
@@ -377,6 +405,8 @@ def _finish(
     parent.log_dict(board, "leaderboard.json")
     parent.log_dict(signature, "model/signature.json")
     parent.log_bytes(_skops_bytes(model), "model/model.skops")
+    parent.log_bytes(holdout_sample(prepared), "model/holdout_sample.parquet")
+    parent.log_dict(environment(), "model/environment.json")
     return TrainResult(
         run_id=parent.run_id,
         task=job.task,
@@ -389,6 +419,53 @@ def _finish(
         signature=signature,
         labels=prepared.labels,
     )
+
+
+def holdout_sample(prepared: Prepared, rows: int = _SAMPLE_ROWS) -> bytes:
+    """Up to ``rows`` holdout rows (features and encoded target) as Parquet bytes.
+
+    The registry checks ONNX parity and measures latency on them without
+    reloading the dataset.
+    """
+    n = min(rows, len(prepared.X_holdout))
+    if n == 0:  # no holdout: the first training rows still exercise the pipeline
+        frame = prepared.X_train.iloc[:rows].copy()
+        y = prepared.y_train[:rows]
+    else:
+        frame = prepared.X_holdout.iloc[:n].copy()
+        y = prepared.y_holdout[:n]
+    frame[SAMPLE_TARGET] = y
+    buffer = io.BytesIO()
+    frame.reset_index(drop=True).to_parquet(buffer, index=False)
+    return buffer.getvalue()
+
+
+def environment() -> dict[str, Any]:
+    """Python and library versions, and the git commit of the working directory."""
+    import platform
+    from importlib import metadata
+
+    versions = {}
+    for name in _LIBRARIES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    return {"python": platform.python_version(), "libraries": versions, "git_commit": git_commit()}
+
+
+def git_commit() -> str | None:
+    """The commit checked out in the working directory (None outside a git repository)."""
+    import subprocess
+
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5, check=False
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    commit = out.stdout.strip()
+    return commit if out.returncode == 0 and len(commit) == 40 else None
 
 
 def _skops_bytes(model: Any) -> bytes:

@@ -1,0 +1,533 @@
+"""Registered models, their immutable versions, aliases and history.
+
+Versions are numbered inside one write transaction that also locks the model
+row, so two registrations at once get N and N+1. An alias moves with a single
+upsert in the same transaction as the history event that records the move, so
+readers see either the old or the new target, never none, and the history never
+misses a move.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from sqlalchemy import Connection, Engine, delete, func, select, update
+
+from modelyard.exceptions import ConflictError, NotFoundError, ValidationError
+from modelyard.store.database import Database
+from modelyard.store.migrate import ensure_schema
+from modelyard.store.model_rows import (
+    ModelEvent,
+    ModelVersion,
+    RegisteredModel,
+    check_alias,
+    check_model_name,
+    event_from_row,
+    version_from_row,
+    version_select,
+)
+from modelyard.store.rows import now_ms
+from modelyard.store.schema import (
+    deployment_routes,
+    model_aliases,
+    model_events,
+    model_versions,
+    registered_models,
+)
+
+__all__ = ["ModelStore", "NewModelVersion", "Route"]
+
+STATUSES = ("ready", "archived")
+ROLES = ("primary", "canary", "shadow")
+
+NewModelVersion = Mapping[str, Any]
+"""run_id, task, lineage, signature, metrics, size_bytes, formats, description."""
+
+Route = tuple[str, int, str, float]
+"""(model name, version, role, weight) of one deployment route."""
+
+
+def _dumps(doc: Any) -> str:
+    return json.dumps(doc, allow_nan=False, sort_keys=True, separators=(",", ":"))
+
+
+class ModelStore(Database):
+    """The model registry tables of one metadata database.
+
+    Args:
+        url_or_engine: A SQLAlchemy URL or an engine made by :func:`make_engine`.
+        migrate: Create the schema in an empty database (the default).
+    """
+
+    def __init__(self, url_or_engine: str | Engine, *, migrate: bool = True) -> None:
+        super().__init__(url_or_engine)
+        if migrate:
+            with self._translate():
+                ensure_schema(self.engine)
+
+    # -- reading -------------------------------------------------------------
+    def list_models(self) -> list[RegisteredModel]:
+        """Every registered model, by name, with its latest version and aliases."""
+        with self._read() as conn:
+            latest = dict(
+                conn.execute(
+                    select(model_versions.c.model_id, func.max(model_versions.c.version)).group_by(
+                        model_versions.c.model_id
+                    )
+                ).all()
+            )
+            aliases: dict[int, dict[str, int]] = {}
+            for model_id, alias, version in conn.execute(
+                select(model_aliases.c.model_id, model_aliases.c.alias, model_aliases.c.version)
+            ):
+                aliases.setdefault(model_id, {})[alias] = version
+            rows = conn.execute(select(registered_models).order_by(registered_models.c.name))
+            return [
+                RegisteredModel(
+                    name=r.name,
+                    description=r.description,
+                    created_at=int(r.created_at),
+                    created_by=r.created_by,
+                    latest_version=latest.get(r.model_id),
+                    aliases=dict(sorted(aliases.get(r.model_id, {}).items())),
+                )
+                for r in rows
+            ]
+
+    def get_version(self, name: str, version: int | None = None) -> ModelVersion:
+        """Version ``version`` of ``name`` (the newest when None).
+
+        Raises:
+            NotFoundError: No such model (the message lists those that exist) or
+                no such version (it lists the versions that exist).
+        """
+        with self._read() as conn:
+            model_id = self._model_id(conn, name)
+            return self._version(conn, model_id, name, version)
+
+    def resolve_alias(self, name: str, alias: str) -> ModelVersion:
+        """The version ``alias`` points at.
+
+        Raises:
+            NotFoundError: No such model, or no such alias (the message lists the
+                aliases that exist).
+        """
+        with self._read() as conn:
+            model_id = self._model_id(conn, name)
+            version = conn.execute(
+                select(model_aliases.c.version).where(
+                    (model_aliases.c.model_id == model_id) & (model_aliases.c.alias == alias)
+                )
+            ).scalar()
+            if version is None:
+                known = self._aliases(conn, model_id)
+                listed = ", ".join(f"{a} (v{v})" for a, v in known.items()) or "none yet"
+                raise NotFoundError(
+                    f"model {name!r} has no alias {alias!r}; its aliases: {listed}. "
+                    f"Set one with `modelyard models alias {name} {alias} VERSION`",
+                    resource="alias",
+                    identifier=f"{name}@{alias}",
+                )
+            return self._version(conn, model_id, name, int(version))
+
+    def aliases(self, name: str) -> dict[str, int]:
+        """``{alias: version}`` of ``name``."""
+        with self._read() as conn:
+            return self._aliases(conn, self._model_id(conn, name))
+
+    def list_versions(
+        self,
+        name: str | None = None,
+        *,
+        status: str | None = None,
+        task: str | None = None,
+        run_id: str | None = None,
+    ) -> list[ModelVersion]:
+        """Versions (of one model, or all), newest first, filtered by the given fields."""
+        if status is not None and status not in STATUSES:
+            raise ValidationError(f"status {status!r} is not one of {', '.join(STATUSES)}")
+        query = version_select()
+        if status is not None:
+            query = query.where(model_versions.c.status == status)
+        if task is not None:
+            query = query.where(model_versions.c.task == task)
+        if run_id is not None:
+            query = query.where(model_versions.c.run_id == run_id)
+        with self._read() as conn:
+            if name is not None:
+                query = query.where(model_versions.c.model_id == self._model_id(conn, name))
+            rows = conn.execute(
+                query.order_by(registered_models.c.name, model_versions.c.version.desc())
+            ).all()
+            by_version = self._aliases_by_version(conn)
+            return [version_from_row(r, by_version.get((r.model_id, r.version), ())) for r in rows]
+
+    def history(self, name: str) -> list[ModelEvent]:
+        """Every event of ``name``, oldest first."""
+        with self._read() as conn:
+            model_id = self._model_id(conn, name)
+            rows = conn.execute(
+                select(model_events)
+                .where(model_events.c.model_id == model_id)
+                .order_by(model_events.c.event_id)
+            )
+            return [event_from_row(r, name) for r in rows]
+
+    def routes_for(self, name: str, version: int) -> list[str]:
+        """Deployments that route traffic to ``name@version``."""
+        with self._read() as conn:
+            model_id = self._model_id(conn, name)
+            return self._routes(conn, model_id, version)
+
+    # -- writing -------------------------------------------------------------
+    def create_version(
+        self, name: str, new: NewModelVersion, *, created_by: str | None = None
+    ) -> ModelVersion:
+        """Register the next version of ``name`` (creating the model on first use)."""
+        check_model_name(name)
+        with self._write() as conn:
+            model_id = self._lock_or_create(conn, name, created_by)
+            current = conn.execute(
+                select(func.max(model_versions.c.version)).where(
+                    model_versions.c.model_id == model_id
+                )
+            ).scalar()
+            version = int(current or 0) + 1
+            conn.execute(
+                model_versions.insert().values(
+                    model_id=model_id,
+                    version=version,
+                    run_id=new["run_id"],
+                    status="ready",
+                    task=new["task"],
+                    created_at=now_ms(),
+                    created_by=created_by,
+                    description=new.get("description"),
+                    lineage=_dumps(new["lineage"]),
+                    signature=_dumps(new["signature"]),
+                    metrics=_dumps(new["metrics"]),
+                    size_bytes=int(new["size_bytes"]),
+                    formats=_dumps(new["formats"]),
+                )
+            )
+            self._event(conn, model_id, "register", version, to_value=str(version), user=created_by)
+            return self._version(conn, model_id, name, version)
+
+    def set_alias(
+        self,
+        name: str,
+        alias: str,
+        version: int,
+        *,
+        user: str | None = None,
+        reason: str | None = None,
+        gates: Mapping[str, Any] | None = None,
+    ) -> int | None:
+        """Point ``alias`` at ``version``; returns the version it pointed at before.
+
+        ``gates`` (a promotion's gate results) is stored on the version in the same
+        transaction, so a promotion records its evidence and moves the alias at once.
+        """
+        check_alias(alias)
+        with self._write() as conn:
+            model_id = self._model_id(conn, name, lock=True)
+            target = self._version(conn, model_id, name, version)
+            if target.status != "ready":
+                raise ConflictError(
+                    f"{name}@{version} is {target.status}: restore it "
+                    f"(`modelyard models restore {name}@{version}`) before pointing an alias at it"
+                )
+            before = self._aliases(conn, model_id).get(alias)
+            stmt = self._insert(model_aliases).values(
+                model_id=model_id,
+                alias=alias,
+                version=version,
+                updated_at=now_ms(),
+                updated_by=user,
+            )
+            conn.execute(
+                stmt.on_conflict_do_update(
+                    index_elements=["model_id", "alias"],
+                    set_={"version": version, "updated_at": now_ms(), "updated_by": user},
+                )
+            )
+            if gates is not None:
+                self._set_doc(conn, model_id, version, "gates", gates)
+            self._event(
+                conn,
+                model_id,
+                "alias",
+                version,
+                alias=alias,
+                from_value=None if before is None else str(before),
+                to_value=str(version),
+                user=user,
+                reason=reason,
+            )
+            return before
+
+    def delete_alias(
+        self, name: str, alias: str, *, user: str | None = None, reason: str | None = None
+    ) -> int:
+        """Remove ``alias``; returns the version it pointed at."""
+        with self._write() as conn:
+            model_id = self._model_id(conn, name, lock=True)
+            before = self._aliases(conn, model_id).get(alias)
+            if before is None:
+                listed = ", ".join(self._aliases(conn, model_id)) or "none"
+                raise NotFoundError(
+                    f"model {name!r} has no alias {alias!r}; its aliases: {listed}",
+                    resource="alias",
+                    identifier=f"{name}@{alias}",
+                )
+            conn.execute(
+                delete(model_aliases).where(
+                    (model_aliases.c.model_id == model_id) & (model_aliases.c.alias == alias)
+                )
+            )
+            self._event(
+                conn,
+                model_id,
+                "alias",
+                before,
+                alias=alias,
+                from_value=str(before),
+                to_value=None,
+                user=user,
+                reason=reason,
+            )
+            return before
+
+    def set_status(
+        self,
+        name: str,
+        version: int,
+        status: str,
+        *,
+        user: str | None = None,
+        reason: str | None = None,
+    ) -> None:
+        """Archive or restore a version (archiving is refused while an alias points at it)."""
+        if status not in STATUSES:
+            raise ValidationError(f"status {status!r} is not one of {', '.join(STATUSES)}")
+        with self._write() as conn:
+            model_id = self._model_id(conn, name, lock=True)
+            current = self._version(conn, model_id, name, version)
+            if current.status == status:
+                return
+            if status == "archived":
+                self._refuse_if_used(conn, model_id, name, version, "archive")
+            conn.execute(
+                update(model_versions)
+                .where(
+                    (model_versions.c.model_id == model_id) & (model_versions.c.version == version)
+                )
+                .values(status=status)
+            )
+            self._event(
+                conn,
+                model_id,
+                "status",
+                version,
+                from_value=current.status,
+                to_value=status,
+                user=user,
+                reason=reason,
+            )
+
+    def set_document(
+        self,
+        name: str,
+        version: int,
+        field: str,
+        doc: Mapping[str, Any],
+        *,
+        user: str | None = None,
+    ) -> None:
+        """Store an ``evaluation`` or ``gates`` document on a version (and log the event)."""
+        if field not in ("evaluation", "gates"):
+            raise ValidationError(f"field {field!r} is not one of evaluation, gates")
+        with self._write() as conn:
+            model_id = self._model_id(conn, name, lock=True)
+            self._version(conn, model_id, name, version)
+            self._set_doc(conn, model_id, version, field, doc)
+            self._event(conn, model_id, field, version, user=user)
+
+    def delete_version(
+        self, name: str, version: int, *, user: str | None = None, reason: str | None = None
+    ) -> ModelVersion:
+        """Delete a version (refused while an alias or a deployment points at it)."""
+        with self._write() as conn:
+            model_id = self._model_id(conn, name, lock=True)
+            record = self._version(conn, model_id, name, version)
+            self._refuse_if_used(conn, model_id, name, version, "delete")
+            conn.execute(
+                delete(model_versions).where(
+                    (model_versions.c.model_id == model_id) & (model_versions.c.version == version)
+                )
+            )
+            self._event(
+                conn, model_id, "delete", version, from_value=str(version), user=user, reason=reason
+            )
+            return record
+
+    def set_routes(self, deployment: str, routes: Sequence[Route]) -> None:
+        """Replace the routes of ``deployment`` (the serving layer's record of traffic)."""
+        with self._write() as conn:
+            conn.execute(
+                delete(deployment_routes).where(deployment_routes.c.deployment == deployment)
+            )
+            for name, version, role, weight in routes:
+                if role not in ROLES:
+                    raise ValidationError(f"route role {role!r} is not one of {', '.join(ROLES)}")
+                model_id = self._model_id(conn, name)
+                self._version(conn, model_id, name, version)
+                conn.execute(
+                    deployment_routes.insert().values(
+                        deployment=deployment,
+                        model_id=model_id,
+                        version=version,
+                        role=role,
+                        weight=float(weight),
+                        updated_at=now_ms(),
+                    )
+                )
+
+    # -- helpers -------------------------------------------------------------
+    def _model_id(self, conn: Connection, name: str, *, lock: bool = False) -> int:
+        query = select(registered_models.c.model_id).where(registered_models.c.name == name)
+        if lock and conn.dialect.name == "postgresql":
+            query = query.with_for_update()
+        model_id = conn.execute(query).scalar()
+        if model_id is None:
+            names = conn.execute(
+                select(registered_models.c.name).order_by(registered_models.c.name).limit(20)
+            ).scalars()
+            listed = ", ".join(names) or "none registered yet"
+            raise NotFoundError(
+                f"no registered model {name[:200]!r}; models: {listed}. "
+                "Register one with `modelyard models register RUN_ID --name NAME`",
+                resource="model",
+                identifier=name,
+            )
+        return int(model_id)
+
+    def _lock_or_create(self, conn: Connection, name: str, created_by: str | None) -> int:
+        query = select(registered_models.c.model_id).where(registered_models.c.name == name)
+        if conn.dialect.name == "postgresql":
+            query = query.with_for_update()
+        model_id = conn.execute(query).scalar()
+        if model_id is not None:
+            return int(model_id)
+        conn.execute(
+            self._insert(registered_models)
+            .values(name=name, created_at=now_ms(), created_by=created_by)
+            .on_conflict_do_nothing(index_elements=["name"])
+        )
+        return int(conn.execute(query).scalar_one())
+
+    def _version(
+        self, conn: Connection, model_id: int, name: str, version: int | None
+    ) -> ModelVersion:
+        query = version_select().where(model_versions.c.model_id == model_id)
+        if version is None:
+            query = query.order_by(model_versions.c.version.desc()).limit(1)
+        else:
+            query = query.where(model_versions.c.version == version)
+        row = conn.execute(query).first()
+        if row is None:
+            versions = conn.execute(
+                select(model_versions.c.version)
+                .where(model_versions.c.model_id == model_id)
+                .order_by(model_versions.c.version)
+            ).scalars()
+            listed = ", ".join(str(v) for v in versions) or "none"
+            raise NotFoundError(
+                f"model {name!r} has no version {version}; versions: {listed}",
+                resource="model version",
+                identifier=f"{name}@{version}",
+            )
+        by_version = self._aliases(conn, model_id)
+        aliases = tuple(sorted(a for a, v in by_version.items() if v == row.version))
+        return version_from_row(row, aliases)
+
+    def _aliases(self, conn: Connection, model_id: int) -> dict[str, int]:
+        rows = conn.execute(
+            select(model_aliases.c.alias, model_aliases.c.version)
+            .where(model_aliases.c.model_id == model_id)
+            .order_by(model_aliases.c.alias)
+        )
+        return {alias: int(version) for alias, version in rows}
+
+    def _aliases_by_version(self, conn: Connection) -> dict[tuple[int, int], tuple[str, ...]]:
+        found: dict[tuple[int, int], list[str]] = {}
+        rows = conn.execute(
+            select(model_aliases.c.model_id, model_aliases.c.version, model_aliases.c.alias)
+        )
+        for model_id, version, alias in rows:
+            found.setdefault((model_id, version), []).append(alias)
+        return {k: tuple(sorted(v)) for k, v in found.items()}
+
+    def _routes(self, conn: Connection, model_id: int, version: int) -> list[str]:
+        return list(
+            conn.execute(
+                select(deployment_routes.c.deployment).where(
+                    (deployment_routes.c.model_id == model_id)
+                    & (deployment_routes.c.version == version)
+                )
+            ).scalars()
+        )
+
+    def _refuse_if_used(
+        self, conn: Connection, model_id: int, name: str, version: int, action: str
+    ) -> None:
+        aliases = [a for a, v in self._aliases(conn, model_id).items() if v == version]
+        if aliases:
+            raise ConflictError(
+                f"cannot {action} {name}@{version}: alias(es) {', '.join(aliases)} point at it; "
+                f"move them first (`modelyard models alias {name} {aliases[0]} OTHER_VERSION`)"
+            )
+        routes = self._routes(conn, model_id, version)
+        if routes:
+            raise ConflictError(
+                f"cannot {action} {name}@{version}: deployment(s) {', '.join(routes)} route "
+                "traffic to it; change the deployment first"
+            )
+
+    def _set_doc(
+        self, conn: Connection, model_id: int, version: int, field: str, doc: Mapping[str, Any]
+    ) -> None:
+        conn.execute(
+            update(model_versions)
+            .where((model_versions.c.model_id == model_id) & (model_versions.c.version == version))
+            .values({field: _dumps(doc)})
+        )
+
+    def _event(
+        self,
+        conn: Connection,
+        model_id: int,
+        kind: str,
+        version: int | None,
+        *,
+        alias: str | None = None,
+        from_value: str | None = None,
+        to_value: str | None = None,
+        user: str | None = None,
+        reason: str | None = None,
+    ) -> None:
+        conn.execute(
+            model_events.insert().values(
+                model_id=model_id,
+                kind=kind,
+                version=version,
+                alias=alias,
+                from_value=from_value,
+                to_value=to_value,
+                user=user,
+                at=now_ms(),
+                reason=reason,
+            )
+        )

@@ -17,6 +17,10 @@ Typical use::
     result = my.train(data="churn@1", target="churned", spec={"tuning": {"trials": 30}})
     result.leaderboard_frame()
 
+    my.register(result, name="churn")
+    my.models.promote("churn@1", gates="gates.yaml")
+    my.models.load("churn@champion").predict_proba(frame)
+
 Settings come from arguments, ``MODELYARD_*`` variables, ``modelyard.yaml``, then
 defaults (see :mod:`modelyard.config`); :func:`connect` picks a store explicitly.
 """
@@ -26,7 +30,9 @@ from __future__ import annotations
 import os
 
 from modelyard import data
+from modelyard import registry as models
 from modelyard.exceptions import ModelyardError
+from modelyard.registry import register
 from modelyard.tracking import (
     ActiveRun,
     Metric,
@@ -56,6 +62,8 @@ __all__ = [
     "get_metric_history",
     "get_run",
     "list_experiments",
+    "models",
+    "register",
     "search_runs",
     "start_run",
     "train",
@@ -69,7 +77,7 @@ def connect(
     artifacts_url: str | None = None,
     master_key: bytes | str | None = None,
 ) -> TrackingClient:
-    """Point the module-level functions (tracking and ``my.data``) at one installation.
+    """Point the module-level functions (tracking, ``my.data``, ``my.models``) at one installation.
 
     Arguments override ``MODELYARD_*`` variables, which override ``modelyard.yaml``.
 
@@ -79,6 +87,7 @@ def connect(
     from modelyard import tracking
 
     data.connect(home=home, db_url=db_url, artifacts_url=artifacts_url, master_key=master_key)
+    models.connect(home=home, db_url=db_url, artifacts_url=artifacts_url, master_key=master_key)
     return tracking.connect(
         home=home, db_url=db_url, artifacts_url=artifacts_url, master_key=master_key
     )

@@ -40,10 +40,13 @@ def test_versions_are_numbered_and_kept_whole(models: ModelStore) -> None:
     assert got.metrics == {"roc_auc": 0.8}
     assert got.lineage["data"] == "churn@1"
     assert got.formats["skops"]["size"] == 1234
-    assert got.created_by == "ana" and got.status == "ready" and got.ref == "churn@1"
+    assert got.created_by == "ana"
+    assert got.status == "ready"
+    assert got.ref == "churn@1"
     assert models.get_version("churn").version == 2
     [model] = models.list_models()
-    assert model.name == "churn" and model.latest_version == 2
+    assert model.name == "churn"
+    assert model.latest_version == 2
 
 
 def test_missing_model_and_version_list_what_exists(models: ModelStore) -> None:
@@ -152,7 +155,7 @@ def test_concurrent_registrations_get_distinct_versions(db_url: str) -> None:
         try:
             for _ in range(3):
                 got.append(store.create_version("churn", _new()).version)
-        except BaseException as exc:  # pragma: no cover - reported below
+        except Exception as exc:  # noqa: BLE001 - reported by the assertion below
             errors.append(exc)
         finally:
             store.close()

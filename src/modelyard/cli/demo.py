@@ -5,8 +5,11 @@ masking and validation rules, prints its profile and records a stratified split
 (``_demo_data``). The training step then selects a model for ``churned`` on that
 dataset version: every default family is cross-validated and tuned with Optuna,
 averaged into an ensemble, tracked run by run, and the winner is scored once on
-the split's test part. Later issues grow this into the full closed loop
-(register -> serve -> monitor -> retrain).
+the split's test part. The registry step registers the winner (skops plus a
+parity-checked ONNX package), evaluates it on the holdout with a fairness report
+by region, checks the promotion gates, promotes it to ``champion`` and writes
+its model card. Later issues grow this into the full closed loop
+(serve -> monitor -> retrain).
 """
 
 from __future__ import annotations
@@ -16,14 +19,25 @@ from typing import Annotated, Any
 import typer
 
 from modelyard.cli._demo_data import ingest_demo_data
+from modelyard.cli._models_render import evaluation_tables, formats_table, gates_table
 from modelyard.cli.app import client, console, settings
 from modelyard.cli.train import show_result, with_progress
 from modelyard.data import DataClient
-from modelyard.training import train
+from modelyard.registry import ModelRegistry, evaluate_version, promote_version, write_model_card
+from modelyard.training import TrainResult, train
 
-__all__ = ["EXPERIMENT", "demo"]
+__all__ = ["DEMO_GATES", "EXPERIMENT", "MODEL", "demo"]
 
 EXPERIMENT = "demo-churn"
+MODEL = "churn"
+DEMO_GATES = [
+    {"metric": "roc_auc >= 0.75"},
+    {"no_regression": {"vs": "champion", "metric": "roc_auc", "tolerance": 0.005}},
+    {"fairness": {"column": "region", "demographic_parity_difference": "<= 0.15"}},
+    {"latency": {"p99_ms": "<= 50", "format": "onnx"}},
+    {"size": {"mb": "<= 50"}},
+    {"checks": {"leakage": False}},
+]
 
 
 def demo(
@@ -64,3 +78,35 @@ def demo(
         )
     )
     show_result(result)
+    _registry_step(ctx, result)
+
+
+def _registry_step(ctx: typer.Context, result: TrainResult) -> None:
+    """Register, evaluate, gate, promote and document the chosen model."""
+    registry = ModelRegistry.from_settings(settings(ctx))
+    ctx.call_on_close(registry.close)
+    with console.status("registering the chosen model") as status:
+        version = registry.register(
+            result, MODEL, description="demo churn model", on_step=status.update
+        )
+    console.print(f"\n[bold]registered[/] {version.ref}")
+    console.print(formats_table(version))
+    with console.status(f"evaluating {version.ref} on its holdout") as status:
+        doc = evaluate_version(registry, version.ref, sensitive="region", on_progress=status.update)
+    for table in evaluation_tables(doc):
+        console.print(table)
+    promotion = promote_version(registry, version.ref, gates=DEMO_GATES)
+    console.print(gates_table(promotion.gates))
+    if promotion.promoted:
+        console.print(f"[green]promoted[/] {version.ref} to champion")
+    else:
+        console.print(f"[yellow]{version.ref} not promoted[/]: a gate failed (see above)")
+    card = settings(ctx).home / "cards" / f"{MODEL}-v{version.version}.html"
+    write_model_card(
+        registry,
+        version.ref,
+        card,
+        intended_use="Rank customers by churn risk for retention outreach (demo data).",
+        limitations=["Trained on synthetic data: not for real decisions."],
+    )
+    console.print(f"model card: {card}")

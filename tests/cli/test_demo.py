@@ -10,6 +10,7 @@ import pytest
 
 from modelyard.cli.demo import EXPERIMENT
 from modelyard.config import load_settings
+from modelyard.registry import ModelRegistry
 from modelyard.tracking import TrackingClient
 from tests.cli.conftest import Result, words
 
@@ -46,6 +47,23 @@ def test_demo_trains_tracks_and_prints_the_leaderboard(cli: CLI, home: Path) -> 
     finally:
         client.close()
     assert f"modelyard runs show {parent.run_id}" in text
+    # The registry step: registered, evaluated, gated, promoted, documented.
+    assert "registered churn@1" in text
+    assert "Fairness by region" in text
+    assert "Promotion gates" in text
+    registry = ModelRegistry.from_settings(load_settings(home=home))
+    try:
+        champion = registry.get("churn@champion")
+        assert champion.version == 1
+        assert champion.evaluation is not None
+        assert champion.gates is not None
+        assert champion.gates["passed"]
+        assert "blob" in champion.formats["skops"]
+    finally:
+        registry.close()
+    card = home / "cards" / "churn-v1.html"
+    assert "promoted churn@1 to champion" in text
+    assert "<svg" in card.read_text()
 
 
 @pytest.mark.slow

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from pathlib import Path
+
 import numpy as np
 import pyarrow as pa
 import pytest
@@ -14,7 +17,7 @@ from modelyard.exceptions import (
     ValidationError,
 )
 from modelyard.registry import ModelRegistry
-from tests.registry.conftest import Home
+from tests.registry.conftest import Home, make_home
 
 
 @pytest.fixture(scope="module")
@@ -179,3 +182,38 @@ def _linear_only() -> dict[str, object]:
         "tuning": {"trials": 1},
         "ensembles": {"average": False, "stacking": False},
     }
+
+
+def test_predicting_on_empty_huge_and_hostile_input(registered: Home) -> None:
+    model = registered.registry.load("churn@1")
+    features = registered.frame.drop(columns=["churned"])
+    assert model.predict(features.iloc[:0]).shape == (0,)
+    assert model.predict_proba(features.iloc[:0]).shape == (0, 2)
+    hostile = features.iloc[:3].copy()
+    hostile["region"] = ["<script>alert(1)</script>", "x" * 100_000, "\u202e\u0000ünï"]
+    hostile["plan"] = [None, float("nan"), ""]
+    proba = model.predict_proba(hostile)  # unseen and missing levels are handled, not errors
+    assert proba.shape == (3, 2)
+    assert np.isfinite(proba).all()
+    big = features.sample(100_000, replace=True, random_state=0)
+    assert model.predict(big).shape == (100_000,)
+    with pytest.raises(ValidationError, match="DataFrame"):
+        model.predict("age=3")  # type: ignore[arg-type]
+
+
+@pytest.mark.postgres
+def test_the_registry_on_postgresql(pg_database: Callable[[], str], tmp_path: Path) -> None:
+    built = make_home(tmp_path, rows=300, db_url=pg_database())
+    try:
+        version = built.registry.register(built.result, "churn")
+        built.registry.set_alias("churn", "champion", version.version)
+        model = built.registry.load("churn@champion")
+        rows = built.frame.drop(columns=["churned"]).iloc[:10]
+        np.testing.assert_allclose(
+            model.predict_proba(rows), built.result.predict_proba(rows), atol=1e-4
+        )
+        assert [e.kind for e in built.registry.history("churn")] == ["register", "alias"]
+    finally:
+        built.registry.close()
+        built.tracking.close()
+        built.data.close()

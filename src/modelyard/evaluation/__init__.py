@@ -15,7 +15,8 @@ built from:
 - ``leakage`` / ``checks``: single-feature leakage, rows shared by train and
   holdout, per-feature train/holdout shift.
 - ``inputs``: checking the arguments before any compute.
-- ``gates``: promotion gates (thresholds, no regression against the champion).
+- ``gates`` / ``gate_checks``: promotion gates (thresholds, no regression against the
+  champion): their types and parsing; checking them against a version's measurements.
 
 It sits in layer L3 and uses :mod:`modelyard.training` (metrics) from the same layer.
 """
@@ -23,14 +24,8 @@ It sits in layer L3 and uses :mod:`modelyard.training` (metrics) from the same l
 from __future__ import annotations
 
 from modelyard.evaluation.api import evaluate
-from modelyard.evaluation.gates import (
-    Gate,
-    GateContext,
-    GateResult,
-    check_gates,
-    gate_kinds,
-    parse_gates,
-)
+from modelyard.evaluation.gate_checks import check_gates
+from modelyard.evaluation.gates import Gate, GateContext, GateResult, gate_kinds, parse_gates
 from modelyard.evaluation.report import Evaluation
 
 __all__ = [

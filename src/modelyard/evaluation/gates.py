@@ -10,23 +10,22 @@ Gates are written in YAML (or given as mappings)::
       - size: {mb: <= 50}
       - checks: {leakage: false, duplicates_fraction: <= 0.01}
 
-:func:`parse_gates` checks the shape; every error names the gate (``gates[2]``), the
-bad value and the valid choices. A list item that names several measures
-(``latency: {p50_ms: <= 2, p99_ms: <= 5}``) becomes one :class:`Gate` per measure.
-:func:`check_gates` evaluates every gate against a :class:`GateContext` that the
-registry fills and returns one :class:`GateResult` per gate, each with the measured
-value and the reason. Metric names are checked there, as the valid ones depend on
-the task. Parsing and checking live in one module so that each gate kind's grammar
-and its check sit side by side.
+This module owns the gate types and their grammar: :class:`Gate`, the
+:class:`GateContext` gates are checked against, the :class:`GateResult` of one check,
+:func:`gate_kinds` and :func:`parse_gates`. :func:`parse_gates` checks the shape; every
+error names the gate (``gates[2]``), the bad value and the valid choices. A list item
+that names several measures (``latency: {p50_ms: <= 2, p99_ms: <= 5}``) becomes one
+:class:`Gate` per measure. Checking lives in :mod:`modelyard.evaluation.gate_checks`
+(:func:`~modelyard.evaluation.gate_checks.check_gates`); ``MEASURES``,
+``LATENCY_STATS``, :func:`finite_or_none`, :func:`plain_number` and
+:func:`unknown_error` are shared with it and not exported.
 """
 
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import difflib
 import math
-import operator
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -34,39 +33,23 @@ from pathlib import Path
 from typing import Any
 
 from modelyard._utils.yaml_source import load_yaml_source
-from modelyard.exceptions import ModelyardError, ValidationError
-from modelyard.training import METRICS, metric_names
+from modelyard.exceptions import ValidationError
 
-__all__ = ["Gate", "GateContext", "GateResult", "check_gates", "gate_kinds", "parse_gates"]
+__all__ = ["Gate", "GateContext", "GateResult", "gate_kinds", "parse_gates"]
 
 _OPERATORS = (">=", "<=", ">", "<", "==")  # the order error messages list them in
 _UPPER_BOUNDS = ("<=", "<")
-_HOLDS: dict[str, Callable[[float, float], bool]] = {
-    ">=": operator.ge,
-    "<=": operator.le,
-    ">": operator.gt,
-    "<": operator.lt,
-    "==": lambda a, b: math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-12),
-}
-_FAILS = {
-    ">=": "is below",
-    "<=": "is above",
-    ">": "is not above",
-    "<": "is not below",
-    "==": "is not equal to",
-}
 _FORMATS = ("onnx", "onnx-int8", "skops", "pickle")
-_FALLBACKS = ("skops", "pickle")  # what serves when no ONNX package exists
-_LATENCY = {
+LATENCY_STATS = {
     "p50_ms": ("single_p50_ms", "single-row p50 latency"),
     "p99_ms": ("single_p99_ms", "single-row p99 latency"),
     "batch_p50_ms": ("batch_p50_ms", "batch p50 latency"),
     "batch_p99_ms": ("batch_p99_ms", "batch p99 latency"),
 }
 _FAIRNESS = ("demographic_parity_difference", "equalized_odds_difference")
-_MEASURES = {  # kind -> the measures it bounds; a gate item may name several
+MEASURES = {  # kind -> the measures it bounds; a gate item may name several
     "fairness": _FAIRNESS,
-    "latency": tuple(_LATENCY),
+    "latency": tuple(LATENCY_STATS),
     "size": ("mb",),
     "checks": ("leakage", "duplicates_fraction"),
 }
@@ -96,7 +79,7 @@ class Gate:
 
     def to_dict(self) -> dict[str, Any]:
         """``{kind: fields}`` in the YAML shape; :func:`parse_gates` reads it back unchanged."""
-        bound = f"{self.op} {_plain(self.threshold)}" if self.threshold is not None else None
+        bound = f"{self.op} {plain_number(self.threshold)}" if self.threshold is not None else None
         if self.kind == "metric":
             return {"metric": f"{self.subject} {bound}"}
         if self.kind == "no_regression":
@@ -108,16 +91,16 @@ class Gate:
 
     def describe(self) -> str:
         """A one-line summary, e.g. ``"roc_auc >= 0.8"``."""
-        bound = f"{self.op} {_plain(self.threshold)}" if self.threshold is not None else ""
+        bound = f"{self.op} {plain_number(self.threshold)}" if self.threshold is not None else ""
         if self.kind == "metric":
             return f"{self.subject} {bound}"
         if self.kind == "no_regression":
-            tolerance = _plain(self.tolerance or 0.0)
+            tolerance = plain_number(self.tolerance or 0.0)
             return f"no regression in {self.subject} vs {self.vs} (tolerance {tolerance})"
         if self.kind == "fairness":
             return f"{self.subject} by {self.column} {bound}"
         if self.kind == "latency":
-            return f"{_LATENCY[self.subject][1]} ({self.format}) {bound} ms"
+            return f"{LATENCY_STATS[self.subject][1]} ({self.format}) {bound} ms"
         if self.kind == "size":
             return f"size ({self.format}) {bound} MB"
         return "no leakage flagged" if self.subject == "leakage" else f"{self.subject} {bound}"
@@ -167,8 +150,8 @@ class GateResult:
             "gate": self.gate,
             "kind": self.kind,
             "passed": self.passed,
-            "measured": _finite(self.measured),
-            "threshold": _finite(self.threshold),
+            "measured": finite_or_none(self.measured),
+            "threshold": finite_or_none(self.threshold),
             "reason": self.reason,
         }
 
@@ -187,13 +170,14 @@ class GateResult:
                 "a stored gate result must be a mapping with gate, kind, passed, reason, "
                 f"measured and threshold; got {data!r:.200}"
             ) from exc
-        numbers_ok = all(v is None or _finite(v) is not None for v in (measured, threshold))
+        numbers_ok = all(v is None or finite_or_none(v) is not None for v in (measured, threshold))
         if not isinstance(passed, bool) or not numbers_ok:
             raise ValidationError(
                 "a stored gate result needs passed: true/false and numbers or null for "
                 f"measured and threshold; got {data!r:.200}"
             )
-        return cls(str(gate), str(kind), passed, _finite(measured), _finite(threshold), str(reason))
+        measured, threshold = finite_or_none(measured), finite_or_none(threshold)
+        return cls(str(gate), str(kind), passed, measured, threshold, str(reason))
 
 
 # --- parsing -------------------------------------------------------------------------------
@@ -201,7 +185,7 @@ class GateResult:
 
 def gate_kinds() -> list[str]:
     """Every gate kind :func:`parse_gates` accepts."""
-    return ["metric", "no_regression", *_MEASURES]
+    return ["metric", "no_regression", *MEASURES]
 
 
 def parse_gates(source: str | Path | Mapping[str, Any] | Sequence[Any]) -> list[Gate]:
@@ -257,9 +241,9 @@ def _parse_item(item: Any, where: str, position: int) -> list[Gate]:
         return [_parse_metric(body, where, position)]
     if kind == "no_regression":
         return [_parse_no_regression(body, where, position)]
-    if kind in _MEASURES:
+    if kind in MEASURES:
         return _parse_bounded(kind, body, where, position)
-    raise _unknown(where, "gate kind", kind, gate_kinds())
+    raise unknown_error(where, "gate kind", kind, gate_kinds())
 
 
 def _parse_metric(body: Any, where: str, position: int) -> Gate:
@@ -291,7 +275,7 @@ def _parse_no_regression(body: Any, where: str, position: int) -> Gate:
 
 def _parse_bounded(kind: str, body: Any, where: str, position: int) -> list[Gate]:
     """fairness, latency, size, checks: one gate per measure named, each an upper bound."""
-    measures = _MEASURES[kind]
+    measures = MEASURES[kind]
     fields = _fields(body, where, kind, (*_OPTIONS[kind], *measures))
     found = [m for m in measures if m in fields]
     if not found:
@@ -303,7 +287,7 @@ def _parse_bounded(kind: str, body: Any, where: str, position: int) -> list[Gate
         column = _name(fields["column"], where, "fairness.column")
     fmt = fields.get("format", "onnx") if "format" in _OPTIONS[kind] else None
     if fmt is not None and fmt not in _FORMATS:
-        raise _unknown(where, f"{kind}.format", fmt, _FORMATS)
+        raise unknown_error(where, f"{kind}.format", fmt, _FORMATS)
     gates = []
     for measure in found:
         if measure != "leakage":
@@ -324,7 +308,8 @@ def _bad(where: str, message: str, **details: Any) -> ValidationError:
     return ValidationError(f"{where}: {message}", gate=where, **details)
 
 
-def _unknown(where: str, what: str, value: Any, choices: Sequence[str]) -> ValidationError:
+def unknown_error(where: str, what: str, value: Any, choices: Sequence[str]) -> ValidationError:
+    """The error for an unknown ``value`` at ``where``: the valid ``choices`` and a close match."""
     close: list[str] = []
     if isinstance(value, str):
         close = difflib.get_close_matches(value, choices, n=1)
@@ -339,7 +324,7 @@ def _fields(body: Any, where: str, kind: str, valid: Sequence[str]) -> Mapping[s
         raise _bad(where, f"{kind} takes a mapping of {', '.join(valid)}, not {body!r:.80}")
     for key in body:
         if key not in valid:
-            raise _unknown(where, f"key in {kind}", key, valid)
+            raise unknown_error(where, f"key in {kind}", key, valid)
     return body
 
 
@@ -386,270 +371,14 @@ def _bound(value: Any, where: str, what: str) -> tuple[str, float]:
     return op, number
 
 
-def _plain(value: float) -> str:
+def plain_number(value: float) -> str:
     """The shortest text that reads back as the same float (``0.8``, not ``0.8000``)."""
     short = f"{value:g}"
     return short if float(short) == value else repr(value)
 
 
-# --- checking ------------------------------------------------------------------------------
-
-
-def check_gates(gates: Sequence[Gate], context: GateContext) -> list[GateResult]:
-    """Evaluate every gate (a failure never stops the others) against ``context``.
-
-    Example::
-
-        results = check_gates(parse_gates("- metric: roc_auc >= 0.8"), context)
-        promote = all(r.passed for r in results)
-
-    Raises:
-        ValidationError: A gate names a metric that does not exist for ``context.task``
-            (the message lists the valid ones); raised before any gate is evaluated.
-    """
-    for gate in gates:
-        _check_known(gate, context)
-    if context.fairness_for is not None:  # several gates may ask for one column
-        context = dataclasses.replace(context, fairness_for=_memoize(context.fairness_for))
-    return [_CHECKS[gate.kind](gate, context) for gate in gates]
-
-
-def _check_known(gate: Gate, context: GateContext) -> None:
-    where = f"gates[{gate.position}]"
-    if gate.kind not in _CHECKS:
-        raise _unknown(where, "gate kind", gate.kind, gate_kinds())
-    if gate.kind in _MEASURES and gate.subject not in _MEASURES[gate.kind]:
-        raise _unknown(where, f"{gate.kind} measure", gate.subject, _MEASURES[gate.kind])
-    if gate.kind not in ("metric", "no_regression"):
-        return
-    valid = metric_names(context.task)
-    if gate.kind == "metric":  # an evaluation may report metrics beyond the training ones
-        reported = ((context.evaluation or {}).get("metrics") or {}).keys()
-        valid += [name for name in reported if name not in valid]
-    if gate.subject not in valid:
-        raise _unknown(where, f"metric for a {context.task} task", gate.subject, valid or ["none"])
-
-
-def _memoize(
-    compute: Callable[[str], Mapping[str, Any] | None],
-) -> Callable[[str], Mapping[str, Any] | None]:
-    done: dict[str, Mapping[str, Any] | None] = {}
-
-    def cached(column: str) -> Mapping[str, Any] | None:
-        if column not in done:
-            done[column] = compute(column)
-        return done[column]
-
-    return cached
-
-
-def _result(gate: Gate, passed: bool, reason: str, measured: float | None = None) -> GateResult:
-    return GateResult(gate.describe(), gate.kind, passed, measured, gate.threshold, reason)
-
-
-def _compare(
-    gate: Gate, measured: float, label: str, unit: str = "", note: str = "", extra: str = ""
-) -> GateResult:
-    """Apply the gate's condition to ``measured``; the reason shows both numbers."""
-    op, threshold = gate.op or "<=", gate.threshold if gate.threshold is not None else 0.0
-    passed = _HOLDS[op](measured, threshold)
-    shown, limit = _pair(measured, threshold)
-    verb = op if passed else _FAILS[op]
-    reason = f"{note}{label} {shown}{unit} {verb} {limit}{unit}{extra}"
-    return _result(gate, passed, reason, measured)
-
-
-def _pair(a: float, b: float) -> tuple[str, str]:
-    """Both numbers, with enough digits that different values never print the same."""
-    for digits in (4, 6, 10):
-        shown = f"{a:.{digits}g}", f"{b:.{digits}g}"
-        if shown[0] != shown[1] or a == b:
-            return shown
-    return repr(a), repr(b)
-
-
-def _finite(value: Any) -> float | None:
+def finite_or_none(value: Any) -> float | None:
     """``value`` as a float, or None when it is missing, not a number, or NaN/infinite."""
     if isinstance(value, bool) or not isinstance(value, int | float):
         return None
     return float(value) if math.isfinite(value) else None
-
-
-def _metric_value(name: str, context: GateContext) -> tuple[float | None, str | None]:
-    """(value, where it came from); value None when undefined, where None when unmeasured."""
-    reported = (context.evaluation or {}).get("metrics") or {}
-    if name in reported:
-        entry = reported[name]
-        return _finite(entry.get("value") if isinstance(entry, Mapping) else entry), "evaluation"
-    if name in context.metrics:
-        return _finite(context.metrics[name]), "training holdout"
-    return None, None
-
-
-def _evaluate_hint(context: GateContext, extra: str = "") -> str:
-    return f"run `modelyard models evaluate {context.ref or 'NAME@VERSION'}{extra}`"
-
-
-def _measured_metric(gate: Gate, context: GateContext) -> tuple[float, str] | GateResult:
-    """The candidate's value of the metric and its source, or the failed result saying why not."""
-    value, source = _metric_value(gate.subject, context)
-    if source is None:
-        reason = (
-            f"{gate.subject} was not measured: neither the evaluation nor the training "
-            f"holdout has it; {_evaluate_hint(context)}"
-        )
-        return _result(gate, False, reason)
-    if value is None:
-        return _result(gate, False, f"{gate.subject} is undefined (NaN or missing) in the {source}")
-    return value, source
-
-
-def _check_metric(gate: Gate, context: GateContext) -> GateResult:
-    measured = _measured_metric(gate, context)
-    if isinstance(measured, GateResult):
-        return measured
-    extra = "" if measured[1] == "evaluation" else " (from the training holdout)"
-    return _compare(gate, measured[0], gate.subject, extra=extra)
-
-
-def _check_no_regression(gate: Gate, context: GateContext) -> GateResult:
-    name, vs, tolerance = gate.subject, gate.vs or "champion", gate.tolerance or 0.0
-    measured = _measured_metric(gate, context)
-    if isinstance(measured, GateResult):
-        return measured
-    value = measured[0]
-    baseline = context.baselines.get(vs)
-    if baseline is None:
-        return _result(gate, True, f"no {vs} yet: nothing to regress from", value)
-    base = _finite(baseline.get(name))
-    if base is None:
-        reason = f"{vs} has no defined {name}: nothing to regress from"
-        return _result(gate, True, reason, value)
-    higher = METRICS[name].greater_is_better
-    worse_by = base - value if higher else value - base
-    limit = base - tolerance if higher else base + tolerance
-    passed = worse_by <= tolerance + 1e-12  # 0.852 - 0.847 is not exactly 0.005
-    old, new = _pair(base, value)
-    direction = "" if higher else "; lower is better"
-    if worse_by > 0:
-        moved = "fell" if higher else "rose"
-        side = "below" if higher else "above"
-        within = "within " if passed else ""
-        reason = (
-            f"{name} {moved} {worse_by:.3g} {side} {vs} ({old} -> {new}{direction}), "
-            f"{within}tolerance {_plain(tolerance)}"
-        )
-    else:
-        how = "matches" if worse_by == 0 else "improved on"
-        reason = f"{name} {how} {vs} ({old} -> {new}{direction})"
-    return GateResult(gate.describe(), gate.kind, passed, value, limit, reason)
-
-
-def _fairness_document(column: str, context: GateContext) -> Mapping[str, Any] | str:
-    """The fairness document for ``column``, or the reason there is none."""
-    stored = (context.evaluation or {}).get("fairness")
-    if isinstance(stored, Mapping) and stored.get("column") == column:
-        return stored
-    document = None
-    if context.fairness_for is not None:
-        try:
-            document = context.fairness_for(column)
-        except ModelyardError as exc:
-            return f"fairness by {column!r} could not be computed: {exc}"
-    if document is None:
-        hint = _evaluate_hint(context, f" --sensitive {column}")
-        return f"no evaluation for column {column}: {hint}"
-    return document
-
-
-def _check_fairness(gate: Gate, context: GateContext) -> GateResult:
-    column = gate.column or ""
-    document = _fairness_document(column, context)
-    if isinstance(document, str):
-        return _result(gate, False, document)
-    value = _finite(document.get(gate.subject))
-    if value is None:
-        reason = f"{gate.subject} by {column} is undefined (e.g. a group with no rows or one class)"
-        return _result(gate, False, reason)
-    return _compare(gate, value, f"{gate.subject} by {column}")
-
-
-def _pick_format(wanted: str, measured: Mapping[str, Any], context: GateContext) -> tuple[str, str]:
-    """(format to read, note); an absent ONNX package falls back to what would serve."""
-    if wanted in measured or not wanted.startswith("onnx"):
-        return wanted, ""
-    for fallback in _FALLBACKS:
-        if fallback in measured:
-            why = context.unavailable.get(wanted, "no ONNX package was made for this version")
-            return (
-                fallback,
-                f"{wanted} is unavailable ({why}); measured {fallback}, which would serve: ",
-            )
-    return wanted, ""
-
-
-def _check_packaged(gate: Gate, context: GateContext) -> GateResult:
-    wanted = gate.format or "onnx"
-    table: Mapping[str, Any] = context.latency if gate.kind == "latency" else context.size_mb
-    fmt, note = _pick_format(wanted, table, context)
-    what = _LATENCY[gate.subject][1] if gate.kind == "latency" else "size"
-    if fmt not in table:
-        measured = ", ".join(table) or "none"
-        reason = f"{what} was not measured for format {wanted} (measured formats: {measured})"
-        if wanted in context.unavailable:
-            reason += f"; {wanted} is unavailable: {context.unavailable[wanted]}"
-        return _result(gate, False, reason)
-    entry = table[fmt]
-    if gate.kind == "latency":
-        value = _finite(
-            entry.get(_LATENCY[gate.subject][0]) if isinstance(entry, Mapping) else None
-        )
-    else:
-        value = _finite(entry)
-    if value is None:
-        return _result(gate, False, f"{note}{fmt} {what} is missing or undefined")
-    unit = " ms" if gate.kind == "latency" else " MB"
-    return _compare(gate, value, f"{fmt} {what}", unit, note)
-
-
-def _check_checks(gate: Gate, context: GateContext) -> GateResult:
-    checks = (context.evaluation or {}).get("checks")
-    key = "leakage" if gate.subject == "leakage" else "duplicates"
-    if not isinstance(checks, Mapping) or checks.get(key) is None:
-        return _result(gate, False, f"the evaluation has no {key} check: {_evaluate_hint(context)}")
-    if gate.subject == "leakage":
-        return _check_leakage(gate, checks["leakage"])
-    duplicates = checks["duplicates"]
-    value = _finite(duplicates.get("fraction") if isinstance(duplicates, Mapping) else None)
-    if value is None:
-        return _result(gate, False, "the duplicates check has no fraction")
-    shared, rows = duplicates.get("shared_rows"), duplicates.get("test_rows")
-    extra = ""
-    if isinstance(shared, int) and isinstance(rows, int):
-        extra = f" ({shared:,} of {rows:,} test rows also in training)"
-    return _compare(gate, value, "duplicates_fraction", extra=extra)
-
-
-def _check_leakage(gate: Gate, entries: Any) -> GateResult:
-    rows = [e for e in entries if isinstance(e, Mapping)] if isinstance(entries, list) else []
-    flagged = [e for e in rows if e.get("flagged")]
-    if not flagged:
-        return _result(gate, True, f"no leakage flagged ({len(rows)} features checked)", 0.0)
-    scores = [_finite(e.get("score")) for e in flagged[:5]]
-    shown = ", ".join(
-        f"{e.get('feature')} ({e.get('metric', 'score')} {math.nan if v is None else v:.3g})"
-        for e, v in zip(flagged, scores, strict=False)
-    )
-    more = f" and {len(flagged) - 5} more" if len(flagged) > 5 else ""
-    reason = f"leakage flagged for {len(flagged)} of {len(rows)} features: {shown}{more}"
-    return _result(gate, False, reason, float(len(flagged)))
-
-
-_CHECKS: dict[str, Callable[[Gate, GateContext], GateResult]] = {
-    "metric": _check_metric,
-    "no_regression": _check_no_regression,
-    "fairness": _check_fairness,
-    "latency": _check_packaged,
-    "size": _check_packaged,
-    "checks": _check_checks,
-}

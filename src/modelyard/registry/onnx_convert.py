@@ -84,11 +84,9 @@ def _check_signature(signature: object) -> tuple[list[dict[str, Any]], str, int]
         raise ValidationError(
             f"signature output task must be one of {', '.join(_TASKS)}, got {task!r}"
         )
-    inputs = [c for c in signature["inputs"] if isinstance(c, dict) and c.get("used", True)]
-    if len(inputs) != sum(
-        1 for c in signature["inputs"] if not isinstance(c, dict) or c.get("used", True)
-    ):
+    if not all(isinstance(c, dict) for c in signature["inputs"]):
         raise ValidationError("every signature input must be a mapping with a name and a kind")
+    inputs = [c for c in signature["inputs"] if c.get("used", True)]
     if not inputs:
         raise ValidationError("the signature has no used input column")
     for column in inputs:

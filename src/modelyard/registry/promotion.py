@@ -106,6 +106,8 @@ def evaluate_version(
         on_progress=on_progress,
     )
     doc = result.to_dict()
+    unused = {c["name"] for c in version.signature.get("inputs", []) if not c.get("used", True)}
+    doc["importance"] = [r for r in doc.get("importance") or [] if r["feature"] not in unused]
     doc["data"] = data if isinstance(data, str) else version.lineage.get("data")
     doc["evaluated_at"] = int(time.time() * 1000)
     registry.store.set_document(

@@ -15,7 +15,7 @@ master_key             ``MODELYARD_MASTER_KEY``      none (artifacts are stored 
 master_key_file        ``MODELYARD_MASTER_KEY_FILE`` none
 mask_key               ``MODELYARD_MASK_KEY``        none (``hmac`` masking is refused)
 mask_key_file          ``MODELYARD_MASK_KEY_FILE``   none
-allow_pickle           ``MODELYARD_ALLOW_PICKLE``    false
+allow_pickle           ``MODELYARD_ALLOW_PICKLE``    false (never from the project file)
 user                   ``MODELYARD_USER``            the login name
 redis_url              ``MODELYARD_REDIS_URL``       ``redis://127.0.0.1:6379/0``
 =====================  ============================  ==========================================
@@ -52,12 +52,11 @@ _FILE_KEYS = frozenset(
         "artifacts_url",
         "master_key_file",
         "mask_key_file",
-        "allow_pickle",
         "user",
         "redis_url",
     }
 )
-_FILE_TYPES: dict[str, tuple[type, ...]] = {"allow_pickle": (bool, int, str)}
+_FILE_TYPES: dict[str, tuple[type, ...]] = {}
 _TRUE = frozenset({"1", "true", "yes", "on"})
 _FALSE = frozenset({"0", "false", "no", "off", ""})
 
@@ -276,6 +275,14 @@ def _read_project_file(env: Mapping[str, str], cwd: Path) -> dict[str, Any]:
                 f"use {secret.name}_file or the {secret.var} environment variable",
                 path=str(path),
             )
+    if "allow_pickle" in loaded:
+        # A project file travels with a repository: loading pickles (code execution)
+        # must be the operator's own decision, made where they run modelyard.
+        raise ConfigError(
+            f"{path} sets allow_pickle: a project file cannot enable loading pickled "
+            "models; the operator opts in with MODELYARD_ALLOW_PICKLE=1 or allow_pickle=True",
+            path=str(path),
+        )
     unknown = sorted(str(key) for key in loaded if key not in _FILE_KEYS)
     if unknown:
         names = ", ".join(unknown[:10]) + (f" and {len(unknown) - 10} more" if unknown[10:] else "")

@@ -107,3 +107,30 @@ def test_errors_are_messages_not_tracebacks(cli: CLI) -> None:
     assert "no run" in bad.err
     no_version = cli("models", "alias", "x", "champion")
     assert no_version.code == 2
+
+
+@pytest.mark.slow
+def test_archive_restore_check_force_and_order(cli: CLI, run_id: str, home: Path) -> None:
+    for _ in range(2):
+        assert cli("models", "register", run_id, "--name", "churn", "--no-onnx").code == 0
+    gates = home / "gates.yaml"
+    gates.write_text("gates:\n  - metric: roc_auc >= 0.999\n")
+    checked = cli("models", "check", "churn@2", "--gates", str(gates))
+    assert checked.code == 1
+    assert "FAIL" in checked.out
+    no_reason = cli("models", "promote", "churn@2", "--gates", str(gates), "--force")
+    assert no_reason.code == 1
+    assert "--reason" in no_reason.err
+    forced = cli(
+        "models", "promote", "churn@2", "--gates", str(gates), "--force", "--reason", "hotfix"
+    )
+    assert forced.code == 0, forced.err
+    assert "FORCED" in forced.out
+    assert "hotfix" in words(cli("models", "history", "churn").out)
+    assert cli("models", "delete", "churn").code == 1  # a bare name is not enough
+    assert cli("models", "archive", "churn@1", "--reason", "old").code == 0
+    archived = cli("models", "list", "churn", "--status", "archived", "--json")
+    assert [v["version"] for v in json.loads(archived.out)] == [1]
+    assert cli("models", "restore", "churn@1").code == 0
+    ordered = cli("models", "list", "--order-by", "version ASC", "--json")
+    assert [v["version"] for v in json.loads(ordered.out)] == [1, 2]

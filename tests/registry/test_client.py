@@ -121,7 +121,8 @@ def test_a_tampered_blob_is_never_loaded(
     path = reg.blobs.local_path(sha)
     assert path is not None
     path.chmod(0o644)
-    path.write_bytes(path.read_bytes()[:-10] + b"0123456789")
+    original = path.read_bytes()  # content-addressed: other versions share this blob
+    path.write_bytes(original[:-10] + b"0123456789")
     fresh = ModelRegistry.from_settings(home.settings)  # no cached verification
     try:
         with pytest.raises(IntegrityError):
@@ -131,6 +132,7 @@ def test_a_tampered_blob_is_never_loaded(
         ).shape == (2,)
     finally:
         fresh.close()
+        path.write_bytes(original)
 
 
 def test_search_archive_delete_and_history(registered: Home) -> None:
@@ -217,3 +219,38 @@ def test_the_registry_on_postgresql(pg_database: Callable[[], str], tmp_path: Pa
         built.registry.close()
         built.tracking.close()
         built.data.close()
+
+
+def test_a_failed_registration_leaves_nothing_behind(home: Home) -> None:
+    root = home.settings.home / "artifacts"
+    blobs_before = sorted(p for p in root.rglob("*") if p.is_file())
+    models_before = home.registry.list_models()
+    with pytest.raises(ValidationError, match="model name"):
+        home.registry.register(home.result, "bad name!", quantize=True)
+    assert sorted(p for p in root.rglob("*") if p.is_file()) == blobs_before
+    assert home.registry.list_models() == models_before
+
+
+def test_destructive_changes_name_their_version(registered: Home) -> None:
+    with pytest.raises(ValidationError, match="churn@VERSION"):
+        registered.registry.delete("churn")
+    with pytest.raises(ValidationError, match="say which version"):
+        registered.registry.archive("churn@latest")
+
+
+def test_misspelt_metrics_in_search_are_errors(registered: Home) -> None:
+    with pytest.raises(ValidationError, match=r"rocauc.*metrics: accuracy"):
+        registered.registry.search("churn", where="rocauc >= 0.5")
+    with pytest.raises(ValidationError, match="rocauc"):
+        registered.registry.search("churn", order_by="rocauc DESC")
+
+
+def test_infinite_and_out_of_range_values_are_signature_errors(registered: Home) -> None:
+    model = registered.registry.load("churn@1")
+    rows = registered.frame.drop(columns=["churned"]).iloc[:3].copy()
+    rows["age"] = [float("inf"), -float("inf"), 30.0]
+    rows["paperless_billing"] = [2, 0, 1]
+    with pytest.raises(SignatureError) as caught:
+        model.predict(rows)
+    assert set(caught.value.details["conflicts"]) == {"age", "paperless_billing"}
+    assert "finite" in str(caught.value)

@@ -83,6 +83,22 @@ def test_skops_refuses_types_outside_the_trusted_list() -> None:
         load_skops(data)
 
 
+def test_names_imported_into_the_transformers_module_are_not_trusted() -> None:
+    from modelyard.features import transformers
+
+    imported = [
+        n
+        for n, v in vars(transformers).items()
+        if callable(v) and getattr(v, "__module__", "") != transformers.__name__
+    ]
+    assert imported  # the module does import helpers (e.g. from sklearn)
+    from modelyard.registry.native import _own_classes
+
+    own = _own_classes()
+    assert f"{transformers.__name__}.AsFloat" in own
+    assert not any(f"{transformers.__name__}.{n}" in own for n in imported)
+
+
 def test_every_family_type_is_trusted(home: Home) -> None:
     assert untrusted_types(dump_skops(home.result.model)) == []
     assert type(load_skops(dump_skops(home.result.model))) is type(home.result.model)
@@ -116,3 +132,40 @@ def test_a_run_with_a_model_but_no_signature_is_refused(home: Home) -> None:
         )
     with pytest.raises(ValidationError, match="clustering"):
         home.registry.register(run.run_id, "nosig")
+
+
+def test_pickle_opt_in_comes_from_the_environment(
+    home: Home, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import joblib
+
+    from modelyard.config import load_settings
+
+    buffer = __import__("io").BytesIO()
+    joblib.dump(home.result.model, buffer)
+    run_id = _pickle_run(home, buffer.getvalue(), name="model/model.joblib")
+    monkeypatch.setenv("MODELYARD_ALLOW_PICKLE", "1")
+    opted = ModelRegistry.from_settings(load_settings(home=home.settings.home))
+    try:
+        assert opted.allow_pickle is True
+        version = opted.register(run_id, "joblibbed", onnx=False)
+        assert "joblib" in version.formats
+        rows = home.frame.drop(columns=["churned"]).iloc[:4]
+        assert opted.load(version.ref).predict(rows).shape == (4,)
+        # A swapped blob is refused before a byte is unpickled.
+        path = opted.blobs.local_path(version.formats["joblib"]["blob"])
+        assert path is not None
+        path.chmod(0o644)
+        original = path.read_bytes()
+        marker = tmp_path / "pwned"
+        path.write_bytes(pickle.dumps(_Exploit(marker)))
+        try:
+            fresh = ModelRegistry.from_settings(load_settings(home=home.settings.home))
+            with pytest.raises(IntegrityError):
+                fresh.load(version.ref)
+            fresh.close()
+            assert not marker.exists()
+        finally:
+            path.write_bytes(original)
+    finally:
+        opted.close()

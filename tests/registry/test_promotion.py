@@ -117,3 +117,12 @@ def test_the_card_is_written_as_html_and_markdown(versions: Home, tmp_path: Path
     md = tmp_path / "card.md"
     write_model_card(versions.registry, "promo@1", md)
     assert md.read_text().startswith("#")
+
+
+def test_explicit_data_that_cannot_be_loaded_is_an_error(versions: Home) -> None:
+    from modelyard.exceptions import NotFoundError
+
+    with pytest.raises(NotFoundError, match="churn"):
+        check_version_gates(
+            versions.registry, "promo@1", [{"metric": "roc_auc >= 0.5"}], data="churn@9"
+        )

@@ -167,3 +167,39 @@ def test_concurrent_registrations_get_distinct_versions(db_url: str) -> None:
         t.join()
     assert not errors
     assert sorted(got) == list(range(1, 13))
+
+
+def test_version_numbers_are_never_reused(models: ModelStore) -> None:
+    for _ in range(3):
+        models.create_version("churn", _new())
+    models.delete_version("churn", 3)
+    models.delete_version("churn", 2)
+    assert models.create_version("churn", _new()).version == 4
+    models.delete_version("churn", 1)
+    models.delete_version("churn", 4)
+    assert models.create_version("churn", _new()).version == 5
+
+
+def test_a_conditional_alias_move_refuses_a_moved_alias(models: ModelStore) -> None:
+    for _ in range(3):
+        models.create_version("churn", _new())
+    assert models.set_alias("churn", "champion", 1, expect=None) is None
+    models.set_alias("churn", "champion", 2)  # someone else promoted meanwhile
+    with pytest.raises(ConflictError, match="moved from v1 to v2"):
+        models.set_alias("churn", "champion", 3, expect=1)
+    assert models.resolve_alias("churn", "champion").version == 2
+    # Pointing where it already points changes nothing and records nothing.
+    events = len(models.history("churn"))
+    assert models.set_alias("churn", "champion", 2) == 2
+    assert len(models.history("churn")) == events
+
+
+def test_latest_skips_archived_versions(models: ModelStore) -> None:
+    models.create_version("churn", _new())
+    models.create_version("churn", _new())
+    models.set_status("churn", 2, "archived")
+    assert models.get_version("churn").version == 1
+    models.set_status("churn", 1, "archived")
+    with pytest.raises(NotFoundError, match="no ready"):
+        models.get_version("churn")
+    assert models.get_version("churn", 2).status == "archived"

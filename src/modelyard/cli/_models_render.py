@@ -47,7 +47,7 @@ def versions_table(versions: Sequence[ModelVersion]) -> Table:
     for col in ("version", "status", "aliases", "task", "metrics", "formats", "size", "run"):
         table.add_column(col)
     for v in versions:
-        metrics = ", ".join(f"{k} {fmt_value(float(x))}" for k, x in list(v.metrics.items())[:3])
+        metrics = ", ".join(f"{k} {fmt_value(float(x))}" for k, x in _main_metrics(v)[:3])
         table.add_row(
             escape(v.ref),
             v.status,
@@ -194,6 +194,13 @@ def history_table(events: Sequence[ModelEvent]) -> Table:
             escape(e.reason or ""),
         )
     return table
+
+
+def _main_metrics(version: ModelVersion) -> list[tuple[str, float]]:
+    """The metrics with the one training optimised first."""
+    primary = (version.lineage.get("params") or {}).get("metric")
+    items = list(version.metrics.items())
+    return sorted(items, key=lambda kv: kv[0] != primary)
 
 
 def _num(value: Any) -> float | None:

@@ -47,8 +47,9 @@ def demo(
     rows: Annotated[int, typer.Option(min=1000, help="Rows of synthetic churn data.")] = 5000,
     trials: Annotated[int, typer.Option(min=0, help="Tuning trials.")] = 8,
 ) -> None:
-    """Ingest synthetic churn data (masked, validated, profiled), then train, tune and
-    track candidate models on it and print the leaderboard."""
+    """Ingest synthetic churn data (masked, validated, profiled); train, tune and track
+    candidate models on it; register the best, evaluate it, check the promotion gates,
+    promote it to champion and write its model card."""
     dataset = ingest_demo_data(ctx, rows, seed)
     spec: dict[str, Any] = {
         "cv": {"folds": folds},

@@ -66,7 +66,7 @@ def list_command(
 ) -> None:
     """Registered models, or the versions of one (filtered by --where / --status)."""
     reg = registry(ctx)
-    if name is None and not where and status is None:
+    if name is None and not where and status is None and order_by is None:
         models = reg.list_models()
         if as_json:
             emit_json([m.__dict__ for m in models])

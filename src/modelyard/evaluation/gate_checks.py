@@ -47,7 +47,7 @@ _FAILS = {
     "<": "is not below",
     "==": "is not equal to",
 }
-_FALLBACKS = ("skops", "pickle")  # what serves when no ONNX package exists
+_FALLBACKS = ("skops", "pickle", "joblib")  # what serves when no ONNX package exists
 
 
 def check_gates(gates: Sequence[Gate], context: GateContext) -> list[GateResult]:

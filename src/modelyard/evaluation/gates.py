@@ -39,7 +39,7 @@ __all__ = ["Gate", "GateContext", "GateResult", "gate_kinds", "parse_gates"]
 
 _OPERATORS = (">=", "<=", ">", "<", "==")  # the order error messages list them in
 _UPPER_BOUNDS = ("<=", "<")
-_FORMATS = ("onnx", "onnx-int8", "skops", "pickle")
+_FORMATS = ("onnx", "onnx-int8", "skops", "pickle", "joblib")
 LATENCY_STATS = {
     "p50_ms": ("single_p50_ms", "single-row p50 latency"),
     "p99_ms": ("single_p99_ms", "single-row p99 latency"),

@@ -10,7 +10,9 @@ exactly the transforms training fitted. Modules:
 - ``spec``: :class:`FeatureSpec`, :class:`Interaction`, YAML parsing.
 - ``kinds``: numeric / categorical / boolean / datetime, from the dtypes and values.
 - ``steps``: the scikit-learn steps for each kind, with built-in defaults.
-- ``transformers``: the few custom transformers (float coercion, log1p, datetime parts).
+- ``transformers``: the few custom transformers (:class:`AsFloat`, :class:`AsObject`,
+  :class:`Log1p`, :class:`DatetimeFeatures`, :class:`TargetFolds`), exported so that
+  the ONNX converters and the signature use exactly what the pipelines run.
 - ``compile``: :func:`build_preprocessor`, :func:`feature_names_out`,
   :func:`describe_preprocessor`.
 """
@@ -22,14 +24,20 @@ from modelyard.features.kinds import column_kind, column_kinds
 from modelyard.features.options import KINDS, Bucketize, ColumnSpec
 from modelyard.features.spec import FeatureSpec, Interaction
 from modelyard.features.steps import BUILTIN_DEFAULTS
+from modelyard.features.transformers import AsFloat, AsObject, DatetimeFeatures, Log1p, TargetFolds
 
 __all__ = [
     "BUILTIN_DEFAULTS",
     "KINDS",
+    "AsFloat",
+    "AsObject",
     "Bucketize",
     "ColumnSpec",
+    "DatetimeFeatures",
     "FeatureSpec",
     "Interaction",
+    "Log1p",
+    "TargetFolds",
     "build_preprocessor",
     "column_kind",
     "column_kinds",

@@ -148,7 +148,7 @@ def register_preprocessing() -> None:
     """Register the converters with skl2onnx (call once, under a lock)."""
     from skl2onnx import update_registered_converter
 
-    from modelyard.features.transformers import AsFloat, AsObject, DatetimeFeatures, Log1p
+    from modelyard.features import AsFloat, AsObject, DatetimeFeatures, Log1p
     from modelyard.registry._onnx_rewrite import Bins, FillMissing, MissingFlag
 
     table = [

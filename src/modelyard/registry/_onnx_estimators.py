@@ -176,7 +176,7 @@ def register_estimators() -> None:
         convert_boosted,
         shape_boosted,
     )
-    from modelyard.training.torch_mlp import TorchMLPClassifier, TorchMLPRegressor
+    from modelyard.training import TorchMLPClassifier, TorchMLPRegressor
 
     update_registered_converter(
         TorchMLPClassifier,

@@ -53,7 +53,7 @@ from sklearn.impute import MissingIndicator, SimpleImputer
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import KBinsDiscretizer, OneHotEncoder, OrdinalEncoder, TargetEncoder
 
-from modelyard.features.transformers import AsObject
+from modelyard.features import AsObject
 from modelyard.registry._onnx_encoders import lookup_of
 from modelyard.registry._onnx_graph import Unconvertible
 from modelyard.registry._onnx_hgb import boosted

@@ -20,7 +20,14 @@ from modelyard.registry.onnx_model import OnnxModel
 from modelyard.registry.packaging import PackageOptions, package_model
 from modelyard.registry.predictor import NativeRuntime, Predictor, Runtime
 from modelyard.registry.refs import ModelRef, parse_model_ref
-from modelyard.store import ModelEvent, ModelStore, ModelVersion, RegisteredModel, Run
+from modelyard.store import (
+    ModelEvent,
+    ModelStore,
+    ModelVersion,
+    RegisteredModel,
+    Run,
+    check_model_name,
+)
 from modelyard.tracking import TrackingClient
 
 __all__ = ["FORMATS", "ModelRegistry"]
@@ -133,7 +140,9 @@ class ModelRegistry:
             run_id = run.info.run_id
         if not isinstance(run_id, str):
             raise ValidationError(f"cannot register {type(run).__name__}: pass a run id or a Run")
+        check_model_name(name)  # before any packaging work, which leaves blobs
         found = read_run_model(self.tracking, require_run(self.tracking, run_id))
+        dataset_hash = self._dataset_hash(found.lineage.get("data"))
         step = on_step or (lambda _msg: None)
         step(f"loading the {found.format} model")
         model = self._load_native(found.format, found.artifact.blob)
@@ -149,7 +158,7 @@ class ModelRegistry:
             on_step=step,
         )
         lineage = dict(found.lineage)
-        lineage["dataset_hash"] = self._dataset_hash(lineage.get("data"))
+        lineage["dataset_hash"] = dataset_hash
         return self.store.create_version(
             name,
             {
@@ -170,7 +179,7 @@ class ModelRegistry:
             return None
         try:
             return self.data.get(ref).content_hash
-        except NotFoundError:
+        except (NotFoundError, ValidationError):  # a file path or URL, not a dataset
             return None
 
     # -- reading ---------------------------------------------------------------
@@ -209,11 +218,12 @@ class ModelRegistry:
             max_results: At most this many versions.
         """
         conditions = [_parse_where(w) for w in ([where] if isinstance(where, str) else where)]
-        versions = [
-            v
-            for v in self.store.list_versions(name, status=status, task=task, run_id=run_id)
-            if all(_holds(v, c) for c in conditions)
-        ]
+        scope = self.store.list_versions(name, status=status, task=task, run_id=run_id)
+        keys = [c[0] for c in conditions]
+        if order_by and order_by.split()[0] != "version":
+            keys.append(order_by.split()[0].removeprefix("metrics."))
+        _check_metric_names(keys, scope)
+        versions = [v for v in scope if all(_holds(v, c) for c in conditions)]
         if order_by:
             versions = _ordered(versions, order_by)
         return versions[:max_results] if max_results is not None else versions
@@ -235,7 +245,7 @@ class ModelRegistry:
 
     def archive(self, ref: str, *, reason: str | None = None) -> ModelVersion:
         """Archive a version (refused while an alias or deployment points at it)."""
-        version = self.get(ref)
+        version = self._explicit(ref, "archive")
         self.store.set_status(
             version.name, version.version, "archived", user=self.user, reason=reason
         )
@@ -243,7 +253,7 @@ class ModelRegistry:
 
     def restore(self, ref: str, *, reason: str | None = None) -> ModelVersion:
         """Bring an archived version back to ``ready``."""
-        version = self.get(ref)
+        version = self._explicit(ref, "restore")
         self.store.set_status(version.name, version.version, "ready", user=self.user, reason=reason)
         return self.store.get_version(version.name, version.version)
 
@@ -252,10 +262,20 @@ class ModelRegistry:
 
         Its blobs stay in the content-addressed store (others may share them).
         """
-        version = self.get(ref)
+        version = self._explicit(ref, "delete")
         return self.store.delete_version(
             version.name, version.version, user=self.user, reason=reason
         )
+
+    def _explicit(self, ref: str, action: str) -> ModelVersion:
+        """Destructive changes name their version: ``churn@3`` or ``churn@champion``."""
+        parsed = parse_model_ref(ref)
+        if parsed.version is None and parsed.alias is None:
+            raise ValidationError(
+                f"say which version to {action}: {parsed.name}@VERSION (e.g. "
+                f"{parsed.name}@3); a bare name would mean the newest one"
+            )
+        return self.get(parsed)
 
     # -- loading ---------------------------------------------------------------
     def load(self, ref: str | ModelRef, *, format: str | None = None) -> Predictor:
@@ -324,6 +344,17 @@ def _parse_where(text: str) -> tuple[str, str, float]:
             "'roc_auc >= 0.8' (operators: >=, <=, >, <, ==, !=)"
         )
     return match.group(1), match.group(2), float(match.group(3))
+
+
+def _check_metric_names(keys: list[str], scope: list[ModelVersion]) -> None:
+    if not scope:
+        return
+    known = sorted({k for v in scope for k in v.metrics})
+    for key in keys:
+        if key not in known:
+            raise ValidationError(
+                f"no version here records a metric {key!r}; metrics: {', '.join(known) or 'none'}"
+            )
 
 
 def _holds(version: ModelVersion, condition: tuple[str, str, float]) -> bool:

@@ -46,8 +46,18 @@ TRUSTED_TYPES = frozenset(
         "modelyard.training.torch_mlp.TorchMLPRegressor",
     }
 )
-# Our own preprocessing steps: every class of this module is data-only.
-_TRUSTED_PREFIXES = ("modelyard.features.transformers.",)
+
+
+def _own_classes() -> frozenset[str]:
+    """Exactly the classes defined in our preprocessing module (not what it imports:
+    skops calls some trusted names with arguments from the file)."""
+    from modelyard.features import transformers
+
+    return frozenset(
+        f"{transformers.__name__}.{name}"
+        for name, value in vars(transformers).items()
+        if isinstance(value, type) and value.__module__ == transformers.__name__
+    )
 
 PICKLE_HINT = (
     "pickle files can run arbitrary code when loaded; modelyard reads them only when "
@@ -72,7 +82,8 @@ def untrusted_types(data: bytes) -> list[str]:
         found = sio.get_untrusted_types(data=data)
     except Exception as exc:  # a truncated or foreign file: skops raises many kinds
         raise IntegrityError(f"not a readable skops file: {type(exc).__name__}: {exc}") from exc
-    return [t for t in found if t not in TRUSTED_TYPES and not t.startswith(_TRUSTED_PREFIXES)]
+    own = _own_classes()
+    return [t for t in found if t not in TRUSTED_TYPES and t not in own]
 
 
 def load_skops(data: bytes) -> Any:

@@ -36,7 +36,9 @@ from modelyard.training import (
 __all__ = [
     "Promotion",
     "check_version_gates",
+    "default_gates",
     "evaluate_version",
+    "holdout_of",
     "promote_version",
     "write_model_card",
 ]
@@ -108,7 +110,10 @@ def evaluate_version(
     doc = result.to_dict()
     unused = {c["name"] for c in version.signature.get("inputs", []) if not c.get("used", True)}
     doc["importance"] = [r for r in doc.get("importance") or [] if r["feature"] not in unused]
-    doc["data"] = data if isinstance(data, str) else version.lineage.get("data")
+    if data is None:
+        doc["data"] = version.lineage.get("data")
+    else:
+        doc["data"] = data if isinstance(data, str) else "dataframe"
     doc["evaluated_at"] = int(time.time() * 1000)
     registry.store.set_document(
         version.name, version.version, "evaluation", doc, user=registry.user
@@ -183,19 +188,31 @@ def promote_version(
     if force and not (reason and reason.strip()):
         raise ValidationError("--force needs --reason: say why the gates are overridden")
     version = registry.get(ref)
-    doc = check_version_gates(
-        registry, version.ref, gates or default_gates(version, alias), data=data
-    )
+    current = _current(registry, version, alias)
+    chosen = gates or default_gates(version, alias)
+    doc = check_version_gates(registry, version.ref, chosen, data=data)
+    doc["alias"] = alias
     if not doc["passed"] and not force:
-        registry.store.set_document(version.name, version.version, "gates", doc, user=registry.user)
-        return Promotion(
-            registry.get(version.ref), alias, False, _current(registry, version, alias), doc
-        )
+        # A failed attempt never replaces the passing evidence of a version that
+        # already holds an alias; it goes on the version only when there is none.
+        if not version.aliases:
+            registry.store.set_document(
+                version.name, version.version, "gates", doc, user=registry.user
+            )
+        return Promotion(registry.get(version.ref), alias, False, current, doc)
     if not doc["passed"]:
         doc["forced"], doc["reason"] = True, reason
     why = reason or ("gates passed" if doc["results"] else "no gates")
+    # Conditional on the alias not having moved while the gates ran (a concurrent
+    # promotion): the gates compared against `current`, so only that may be replaced.
     previous = registry.store.set_alias(
-        version.name, alias, version.version, user=registry.user, reason=why, gates=doc
+        version.name,
+        alias,
+        version.version,
+        user=registry.user,
+        reason=why,
+        gates=doc,
+        expect=current,
     )
     return Promotion(registry.get(version.ref), alias, True, previous, doc)
 
@@ -226,6 +243,8 @@ def _current(registry: ModelRegistry, version: ModelVersion, alias: str) -> int 
 
 
 def _try_holdout(registry: ModelRegistry, version: ModelVersion, data: DataLike) -> Prepared | None:
+    if data is not None:  # asked for explicitly: a failure is the caller's to see
+        return holdout_of(registry, version, data)
     try:
         return holdout_of(registry, version, data)
     except (ValidationError, NotFoundError):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 
@@ -76,18 +77,42 @@ def _coerce(series: pd.Series, column: dict[str, Any]) -> tuple[pd.Series, str |
     if kind == "categorical":
         return series, None
     if kind == "boolean":
-        if pd.api.types.is_bool_dtype(series) or pd.api.types.is_numeric_dtype(series):
+        if pd.api.types.is_bool_dtype(series):
             return series, None
-        mapped = series.map(_BOOLEANS)
-        return _checked(series, mapped, "true/false")
+        return _checked(series, series.map(_BOOLEANS), "true/false (or 1/0)")
     if kind == "datetime":
         if pd.api.types.is_datetime64_any_dtype(series):
             return series, None
         converted = pd.to_datetime(series, errors="coerce", utc=_is_utc(column), format="mixed")
         return _checked(series, converted, "dates or times")
-    if pd.api.types.is_bool_dtype(series) or pd.api.types.is_numeric_dtype(series):
+    if pd.api.types.is_timedelta64_dtype(series.dtype) or _holds_timedeltas(series):
+        return pd.to_timedelta(series).dt.total_seconds(), None  # durations are seconds
+    if pd.api.types.is_bool_dtype(series):
         return series, None
-    return _checked(series, pd.to_numeric(series, errors="coerce"), "numbers")
+    if not pd.api.types.is_numeric_dtype(series):
+        series, problem = _checked(series, pd.to_numeric(series, errors="coerce"), "numbers")
+        if problem is not None:
+            return series, problem
+    return _finite(series)
+
+
+def _holds_timedeltas(series: pd.Series) -> bool:
+    if series.dtype != object:
+        return False
+    return str(pd.api.types.infer_dtype(series, skipna=True)).startswith("timedelta")
+
+
+def _finite(series: pd.Series) -> tuple[pd.Series, str | None]:
+    """Infinity is not a number a model was trained on (formats would disagree on it)."""
+    values = series.to_numpy(dtype=np.float64, na_value=np.nan)
+    infinite = np.isinf(values)
+    if not infinite.any():
+        return series, None
+    shown = ", ".join(repr(float(v)) for v in values[infinite][:3])
+    return (
+        series,
+        f"expected finite numbers, got {shown} ({int(infinite.sum())} of {len(values)} rows)",
+    )
 
 
 # True == 1 and False == 0 as dict keys, so the numbers need no entries of their own.

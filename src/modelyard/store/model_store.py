@@ -9,15 +9,26 @@ misses a move.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Engine, delete, func, select, update
+from sqlalchemy import Engine, delete, func, select, update
 
 from modelyard.exceptions import ConflictError, NotFoundError, ValidationError
 from modelyard.store.database import Database
 from modelyard.store.migrate import ensure_schema
+from modelyard.store.model_queries import (
+    aliases_by_version,
+    aliases_of,
+    dumps,
+    lock_or_create,
+    model_id_of,
+    record_event,
+    refuse_if_used,
+    routes_of,
+    set_doc,
+    version_of,
+)
 from modelyard.store.model_rows import (
     ModelEvent,
     ModelVersion,
@@ -49,8 +60,15 @@ Route = tuple[str, int, str, float]
 """(model name, version, role, weight) of one deployment route."""
 
 
-def _dumps(doc: Any) -> str:
-    return json.dumps(doc, allow_nan=False, sort_keys=True, separators=(",", ":"))
+class _Any:
+    """The default of ``expect``: move the alias whatever it points at."""
+
+
+ANY = _Any()
+
+
+def _v(version: int | None) -> str:
+    return "unset" if version is None else f"v{version}"
 
 
 class ModelStore(Database):
@@ -104,8 +122,8 @@ class ModelStore(Database):
                 no such version (it lists the versions that exist).
         """
         with self._read() as conn:
-            model_id = self._model_id(conn, name)
-            return self._version(conn, model_id, name, version)
+            model_id = model_id_of(conn, name)
+            return version_of(conn, model_id, name, version)
 
     def resolve_alias(self, name: str, alias: str) -> ModelVersion:
         """The version ``alias`` points at.
@@ -115,14 +133,14 @@ class ModelStore(Database):
                 aliases that exist).
         """
         with self._read() as conn:
-            model_id = self._model_id(conn, name)
+            model_id = model_id_of(conn, name)
             version = conn.execute(
                 select(model_aliases.c.version).where(
                     (model_aliases.c.model_id == model_id) & (model_aliases.c.alias == alias)
                 )
             ).scalar()
             if version is None:
-                known = self._aliases(conn, model_id)
+                known = aliases_of(conn, model_id)
                 listed = ", ".join(f"{a} (v{v})" for a, v in known.items()) or "none yet"
                 raise NotFoundError(
                     f"model {name!r} has no alias {alias!r}; its aliases: {listed}. "
@@ -130,12 +148,12 @@ class ModelStore(Database):
                     resource="alias",
                     identifier=f"{name}@{alias}",
                 )
-            return self._version(conn, model_id, name, int(version))
+            return version_of(conn, model_id, name, int(version))
 
     def aliases(self, name: str) -> dict[str, int]:
         """``{alias: version}`` of ``name``."""
         with self._read() as conn:
-            return self._aliases(conn, self._model_id(conn, name))
+            return aliases_of(conn, model_id_of(conn, name))
 
     def list_versions(
         self,
@@ -157,17 +175,17 @@ class ModelStore(Database):
             query = query.where(model_versions.c.run_id == run_id)
         with self._read() as conn:
             if name is not None:
-                query = query.where(model_versions.c.model_id == self._model_id(conn, name))
+                query = query.where(model_versions.c.model_id == model_id_of(conn, name))
             rows = conn.execute(
                 query.order_by(registered_models.c.name, model_versions.c.version.desc())
             ).all()
-            by_version = self._aliases_by_version(conn)
+            by_version = aliases_by_version(conn)
             return [version_from_row(r, by_version.get((r.model_id, r.version), ())) for r in rows]
 
     def history(self, name: str) -> list[ModelEvent]:
         """Every event of ``name``, oldest first."""
         with self._read() as conn:
-            model_id = self._model_id(conn, name)
+            model_id = model_id_of(conn, name)
             rows = conn.execute(
                 select(model_events)
                 .where(model_events.c.model_id == model_id)
@@ -178,8 +196,8 @@ class ModelStore(Database):
     def routes_for(self, name: str, version: int) -> list[str]:
         """Deployments that route traffic to ``name@version``."""
         with self._read() as conn:
-            model_id = self._model_id(conn, name)
-            return self._routes(conn, model_id, version)
+            model_id = model_id_of(conn, name)
+            return routes_of(conn, model_id, version)
 
     # -- writing -------------------------------------------------------------
     def create_version(
@@ -188,13 +206,18 @@ class ModelStore(Database):
         """Register the next version of ``name`` (creating the model on first use)."""
         check_model_name(name)
         with self._write() as conn:
-            model_id = self._lock_or_create(conn, name, created_by)
-            current = conn.execute(
-                select(func.max(model_versions.c.version)).where(
-                    model_versions.c.model_id == model_id
+            model_id = lock_or_create(conn, self._insert, name, created_by)
+            last = conn.execute(
+                select(registered_models.c.last_version).where(
+                    registered_models.c.model_id == model_id
                 )
-            ).scalar()
-            version = int(current or 0) + 1
+            ).scalar_one()
+            version = int(last) + 1
+            conn.execute(
+                update(registered_models)
+                .where(registered_models.c.model_id == model_id)
+                .values(last_version=version)
+            )
             conn.execute(
                 model_versions.insert().values(
                     model_id=model_id,
@@ -205,15 +228,17 @@ class ModelStore(Database):
                     created_at=now_ms(),
                     created_by=created_by,
                     description=new.get("description"),
-                    lineage=_dumps(new["lineage"]),
-                    signature=_dumps(new["signature"]),
-                    metrics=_dumps(new["metrics"]),
+                    lineage=dumps(new["lineage"], "lineage"),
+                    signature=dumps(new["signature"], "signature"),
+                    metrics=dumps(new["metrics"], "metrics"),
                     size_bytes=int(new["size_bytes"]),
-                    formats=_dumps(new["formats"]),
+                    formats=dumps(new["formats"], "formats"),
                 )
             )
-            self._event(conn, model_id, "register", version, to_value=str(version), user=created_by)
-            return self._version(conn, model_id, name, version)
+            record_event(
+                conn, model_id, "register", version, to_value=str(version), user=created_by
+            )
+            return version_of(conn, model_id, name, version)
 
     def set_alias(
         self,
@@ -224,22 +249,35 @@ class ModelStore(Database):
         user: str | None = None,
         reason: str | None = None,
         gates: Mapping[str, Any] | None = None,
+        expect: int | _Any | None = ANY,
     ) -> int | None:
         """Point ``alias`` at ``version``; returns the version it pointed at before.
 
         ``gates`` (a promotion's gate results) is stored on the version in the same
         transaction, so a promotion records its evidence and moves the alias at once.
+        ``expect`` (a version, or None for "not set") makes the move conditional: if
+        the alias moved since the caller looked (a concurrent promotion), nothing
+        changes and :class:`ConflictError` says so. Pointing an alias where it
+        already points changes nothing and records nothing.
         """
         check_alias(alias)
         with self._write() as conn:
-            model_id = self._model_id(conn, name, lock=True)
-            target = self._version(conn, model_id, name, version)
+            model_id = model_id_of(conn, name, lock=True)
+            target = version_of(conn, model_id, name, version)
             if target.status != "ready":
                 raise ConflictError(
                     f"{name}@{version} is {target.status}: restore it "
                     f"(`modelyard models restore {name}@{version}`) before pointing an alias at it"
                 )
-            before = self._aliases(conn, model_id).get(alias)
+            before = aliases_of(conn, model_id).get(alias)
+            if not isinstance(expect, _Any) and before != expect:
+                raise ConflictError(
+                    f"{name}@{alias} moved from {_v(expect)} to {_v(before)} while this "
+                    "change was prepared; check again and retry",
+                    alias=alias,
+                )
+            if before == version:
+                return before
             stmt = self._insert(model_aliases).values(
                 model_id=model_id,
                 alias=alias,
@@ -254,8 +292,8 @@ class ModelStore(Database):
                 )
             )
             if gates is not None:
-                self._set_doc(conn, model_id, version, "gates", gates)
-            self._event(
+                set_doc(conn, model_id, version, "gates", gates)
+            record_event(
                 conn,
                 model_id,
                 "alias",
@@ -273,10 +311,10 @@ class ModelStore(Database):
     ) -> int:
         """Remove ``alias``; returns the version it pointed at."""
         with self._write() as conn:
-            model_id = self._model_id(conn, name, lock=True)
-            before = self._aliases(conn, model_id).get(alias)
+            model_id = model_id_of(conn, name, lock=True)
+            before = aliases_of(conn, model_id).get(alias)
             if before is None:
-                listed = ", ".join(self._aliases(conn, model_id)) or "none"
+                listed = ", ".join(aliases_of(conn, model_id)) or "none"
                 raise NotFoundError(
                     f"model {name!r} has no alias {alias!r}; its aliases: {listed}",
                     resource="alias",
@@ -287,7 +325,7 @@ class ModelStore(Database):
                     (model_aliases.c.model_id == model_id) & (model_aliases.c.alias == alias)
                 )
             )
-            self._event(
+            record_event(
                 conn,
                 model_id,
                 "alias",
@@ -313,12 +351,12 @@ class ModelStore(Database):
         if status not in STATUSES:
             raise ValidationError(f"status {status!r} is not one of {', '.join(STATUSES)}")
         with self._write() as conn:
-            model_id = self._model_id(conn, name, lock=True)
-            current = self._version(conn, model_id, name, version)
+            model_id = model_id_of(conn, name, lock=True)
+            current = version_of(conn, model_id, name, version)
             if current.status == status:
                 return
             if status == "archived":
-                self._refuse_if_used(conn, model_id, name, version, "archive")
+                refuse_if_used(conn, model_id, name, version, "archive")
             conn.execute(
                 update(model_versions)
                 .where(
@@ -326,7 +364,7 @@ class ModelStore(Database):
                 )
                 .values(status=status)
             )
-            self._event(
+            record_event(
                 conn,
                 model_id,
                 "status",
@@ -350,25 +388,25 @@ class ModelStore(Database):
         if field not in ("evaluation", "gates"):
             raise ValidationError(f"field {field!r} is not one of evaluation, gates")
         with self._write() as conn:
-            model_id = self._model_id(conn, name, lock=True)
-            self._version(conn, model_id, name, version)
-            self._set_doc(conn, model_id, version, field, doc)
-            self._event(conn, model_id, field, version, user=user)
+            model_id = model_id_of(conn, name, lock=True)
+            version_of(conn, model_id, name, version)
+            set_doc(conn, model_id, version, field, doc)
+            record_event(conn, model_id, field, version, user=user)
 
     def delete_version(
         self, name: str, version: int, *, user: str | None = None, reason: str | None = None
     ) -> ModelVersion:
         """Delete a version (refused while an alias or a deployment points at it)."""
         with self._write() as conn:
-            model_id = self._model_id(conn, name, lock=True)
-            record = self._version(conn, model_id, name, version)
-            self._refuse_if_used(conn, model_id, name, version, "delete")
+            model_id = model_id_of(conn, name, lock=True)
+            record = version_of(conn, model_id, name, version)
+            refuse_if_used(conn, model_id, name, version, "delete")
             conn.execute(
                 delete(model_versions).where(
                     (model_versions.c.model_id == model_id) & (model_versions.c.version == version)
                 )
             )
-            self._event(
+            record_event(
                 conn, model_id, "delete", version, from_value=str(version), user=user, reason=reason
             )
             return record
@@ -382,8 +420,8 @@ class ModelStore(Database):
             for name, version, role, weight in routes:
                 if role not in ROLES:
                     raise ValidationError(f"route role {role!r} is not one of {', '.join(ROLES)}")
-                model_id = self._model_id(conn, name)
-                self._version(conn, model_id, name, version)
+                model_id = model_id_of(conn, name)
+                version_of(conn, model_id, name, version)
                 conn.execute(
                     deployment_routes.insert().values(
                         deployment=deployment,
@@ -394,140 +432,3 @@ class ModelStore(Database):
                         updated_at=now_ms(),
                     )
                 )
-
-    # -- helpers -------------------------------------------------------------
-    def _model_id(self, conn: Connection, name: str, *, lock: bool = False) -> int:
-        query = select(registered_models.c.model_id).where(registered_models.c.name == name)
-        if lock and conn.dialect.name == "postgresql":
-            query = query.with_for_update()
-        model_id = conn.execute(query).scalar()
-        if model_id is None:
-            names = conn.execute(
-                select(registered_models.c.name).order_by(registered_models.c.name).limit(20)
-            ).scalars()
-            listed = ", ".join(names) or "none registered yet"
-            raise NotFoundError(
-                f"no registered model {name[:200]!r}; models: {listed}. "
-                "Register one with `modelyard models register RUN_ID --name NAME`",
-                resource="model",
-                identifier=name,
-            )
-        return int(model_id)
-
-    def _lock_or_create(self, conn: Connection, name: str, created_by: str | None) -> int:
-        query = select(registered_models.c.model_id).where(registered_models.c.name == name)
-        if conn.dialect.name == "postgresql":
-            query = query.with_for_update()
-        model_id = conn.execute(query).scalar()
-        if model_id is not None:
-            return int(model_id)
-        conn.execute(
-            self._insert(registered_models)
-            .values(name=name, created_at=now_ms(), created_by=created_by)
-            .on_conflict_do_nothing(index_elements=["name"])
-        )
-        return int(conn.execute(query).scalar_one())
-
-    def _version(
-        self, conn: Connection, model_id: int, name: str, version: int | None
-    ) -> ModelVersion:
-        query = version_select().where(model_versions.c.model_id == model_id)
-        if version is None:
-            query = query.order_by(model_versions.c.version.desc()).limit(1)
-        else:
-            query = query.where(model_versions.c.version == version)
-        row = conn.execute(query).first()
-        if row is None:
-            versions = conn.execute(
-                select(model_versions.c.version)
-                .where(model_versions.c.model_id == model_id)
-                .order_by(model_versions.c.version)
-            ).scalars()
-            listed = ", ".join(str(v) for v in versions) or "none"
-            raise NotFoundError(
-                f"model {name!r} has no version {version}; versions: {listed}",
-                resource="model version",
-                identifier=f"{name}@{version}",
-            )
-        by_version = self._aliases(conn, model_id)
-        aliases = tuple(sorted(a for a, v in by_version.items() if v == row.version))
-        return version_from_row(row, aliases)
-
-    def _aliases(self, conn: Connection, model_id: int) -> dict[str, int]:
-        rows = conn.execute(
-            select(model_aliases.c.alias, model_aliases.c.version)
-            .where(model_aliases.c.model_id == model_id)
-            .order_by(model_aliases.c.alias)
-        )
-        return {alias: int(version) for alias, version in rows}
-
-    def _aliases_by_version(self, conn: Connection) -> dict[tuple[int, int], tuple[str, ...]]:
-        found: dict[tuple[int, int], list[str]] = {}
-        rows = conn.execute(
-            select(model_aliases.c.model_id, model_aliases.c.version, model_aliases.c.alias)
-        )
-        for model_id, version, alias in rows:
-            found.setdefault((model_id, version), []).append(alias)
-        return {k: tuple(sorted(v)) for k, v in found.items()}
-
-    def _routes(self, conn: Connection, model_id: int, version: int) -> list[str]:
-        return list(
-            conn.execute(
-                select(deployment_routes.c.deployment).where(
-                    (deployment_routes.c.model_id == model_id)
-                    & (deployment_routes.c.version == version)
-                )
-            ).scalars()
-        )
-
-    def _refuse_if_used(
-        self, conn: Connection, model_id: int, name: str, version: int, action: str
-    ) -> None:
-        aliases = [a for a, v in self._aliases(conn, model_id).items() if v == version]
-        if aliases:
-            raise ConflictError(
-                f"cannot {action} {name}@{version}: alias(es) {', '.join(aliases)} point at it; "
-                f"move them first (`modelyard models alias {name} {aliases[0]} OTHER_VERSION`)"
-            )
-        routes = self._routes(conn, model_id, version)
-        if routes:
-            raise ConflictError(
-                f"cannot {action} {name}@{version}: deployment(s) {', '.join(routes)} route "
-                "traffic to it; change the deployment first"
-            )
-
-    def _set_doc(
-        self, conn: Connection, model_id: int, version: int, field: str, doc: Mapping[str, Any]
-    ) -> None:
-        conn.execute(
-            update(model_versions)
-            .where((model_versions.c.model_id == model_id) & (model_versions.c.version == version))
-            .values({field: _dumps(doc)})
-        )
-
-    def _event(
-        self,
-        conn: Connection,
-        model_id: int,
-        kind: str,
-        version: int | None,
-        *,
-        alias: str | None = None,
-        from_value: str | None = None,
-        to_value: str | None = None,
-        user: str | None = None,
-        reason: str | None = None,
-    ) -> None:
-        conn.execute(
-            model_events.insert().values(
-                model_id=model_id,
-                kind=kind,
-                version=version,
-                alias=alias,
-                from_value=from_value,
-                to_value=to_value,
-                user=user,
-                at=now_ms(),
-                reason=reason,
-            )
-        )

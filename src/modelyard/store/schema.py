@@ -266,6 +266,8 @@ registered_models = Table(
     Column("description", Text, nullable=True),
     Column("created_at", BigInteger, nullable=False),
     Column("created_by", String(256), nullable=True),
+    # The highest version number ever given: numbers of deleted versions are never reused.
+    Column("last_version", Integer, nullable=False, server_default="0"),
 )
 
 model_versions = Table(

@@ -7,6 +7,8 @@ cross-validation (``cv``), the Optuna search in shared storage run by local or
 Ray workers (``search``, ``storage``, ``executors``), ensembles (``ensembles``),
 the selection rule (``selection``), AIC/BIC (``linear_criteria``) and the input
 signature (``signature``). Preprocessing comes from :mod:`modelyard.features`.
+:class:`TorchMLPClassifier` and :class:`TorchMLPRegressor` are exported for the ONNX
+converters; importing them does not import PyTorch (only ``fit`` does; prediction is numpy).
 
 It sits in layer L3 and uses ``modelyard.data`` (datasets) and
 ``modelyard.tracking`` (runs) from L2.
@@ -37,6 +39,7 @@ from modelyard.training.spec import (
     TuningSpec,
     parse_duration,
 )
+from modelyard.training.torch_mlp import TorchMLPClassifier, TorchMLPRegressor
 
 __all__ = [
     "METRICS",
@@ -50,6 +53,8 @@ __all__ = [
     "Prepared",
     "Progress",
     "SelectionSpec",
+    "TorchMLPClassifier",
+    "TorchMLPRegressor",
     "TrainResult",
     "TrainSpec",
     "TuningSpec",

@@ -22,6 +22,7 @@ def upgrade() -> None:
         sa.Column("description", sa.Text, nullable=True),
         sa.Column("created_at", sa.BigInteger, nullable=False),
         sa.Column("created_by", sa.String(256), nullable=True),
+        sa.Column("last_version", sa.Integer, nullable=False, server_default="0"),
         sa.PrimaryKeyConstraint("model_id", name="pk_registered_models"),
         sa.UniqueConstraint("name", name="uq_registered_models_name"),
     )

@@ -59,6 +59,7 @@ def _own_classes() -> frozenset[str]:
         if isinstance(value, type) and value.__module__ == transformers.__name__
     )
 
+
 PICKLE_HINT = (
     "pickle files can run arbitrary code when loaded; modelyard reads them only when "
     "the operator opts in with allow_pickle=True or MODELYARD_ALLOW_PICKLE=1"

@@ -18,6 +18,7 @@ mask_key_file          ``MODELYARD_MASK_KEY_FILE``   none
 allow_pickle           ``MODELYARD_ALLOW_PICKLE``    false (never from the project file)
 user                   ``MODELYARD_USER``            the login name
 redis_url              ``MODELYARD_REDIS_URL``       ``redis://127.0.0.1:6379/0``
+admin_token            ``MODELYARD_ADMIN_TOKEN``     none (server admin endpoints off)
 =====================  ============================  ==========================================
 
 The project file is ``modelyard.yaml`` in the working directory, or the file
@@ -42,7 +43,14 @@ import yaml
 
 from modelyard.exceptions import ConfigError
 
-__all__ = ["PROJECT_FILE", "Settings", "load_settings", "parse_mask_key", "parse_master_key"]
+__all__ = [
+    "PROJECT_FILE",
+    "Settings",
+    "load_settings",
+    "parse_mask_key",
+    "parse_master_key",
+    "worker_handoff",
+]
 
 PROJECT_FILE = "modelyard.yaml"
 _FILE_KEYS = frozenset(
@@ -77,6 +85,7 @@ class Settings:
     user: str = "unknown"
     mask_key: bytes | None = field(default=None, repr=False)
     redis_url: str = "redis://127.0.0.1:6379/0"
+    admin_token: str | None = field(default=None, repr=False)
 
 
 def load_settings(
@@ -89,6 +98,7 @@ def load_settings(
     user: str | None = None,
     mask_key: bytes | str | None = None,
     redis_url: str | None = None,
+    admin_token: str | None = None,
     env: Mapping[str, str] | None = None,
     cwd: Path | None = None,
 ) -> Settings:
@@ -146,6 +156,7 @@ def load_settings(
         user=str(user_value[0]) if user_value else _login_name(),
         mask_key=_resolve_secret(mask_key, env, project, cwd, _MASK),
         redis_url=str(redis_value[0]) if redis_value else Settings.redis_url,
+        admin_token=admin_token or env.get("MODELYARD_ADMIN_TOKEN") or None,
     )
 
 
@@ -268,6 +279,12 @@ def _read_project_file(env: Mapping[str, str], cwd: Path) -> dict[str, Any]:
         return {}
     if not isinstance(loaded, dict):
         raise ConfigError(f"{path} must hold a mapping of settings, not {type(loaded).__name__}")
+    if "admin_token" in loaded:
+        raise ConfigError(
+            f"{path} holds admin_token: secrets do not belong in the project file; "
+            "use the MODELYARD_ADMIN_TOKEN environment variable",
+            path=str(path),
+        )
     for secret in (_MASTER, _MASK):
         if secret.name in loaded:
             raise ConfigError(
@@ -324,3 +341,13 @@ def _login_name() -> str:
         return getpass.getuser()
     except (OSError, KeyError):
         return "unknown"
+
+
+def worker_handoff(name: str) -> str | None:
+    """A value a parent process left for the worker processes it starts.
+
+    ``modelyard serve --workers N`` hands its resolved options to the uvicorn
+    workers it spawns through ``MODELYARD_HANDOFF_<NAME>``; this is where they
+    read it back (config.py is the one module that reads the environment).
+    """
+    return os.environ.get(f"MODELYARD_HANDOFF_{name.upper()}")

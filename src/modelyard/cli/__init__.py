@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sys
 
-from modelyard.cli import data, db, demo, experiments, models, runs, train
+from modelyard.cli import data, db, demo, experiments, models, runs, serve, train
 from modelyard.cli.app import app
 from modelyard.cli.app import main as _main
 
@@ -18,9 +18,11 @@ app.add_typer(experiments.app, name="experiments")
 app.add_typer(runs.app, name="runs")
 app.add_typer(data.app, name="data")
 app.add_typer(models.app, name="models")
+app.add_typer(serve.deploy_app, name="deploy")
 app.add_typer(db.app, name="db")
 app.command("demo")(demo.demo)
 app.command("train")(train.train_command)
+app.command("serve")(serve.serve_command)
 
 
 def main(argv: list[str] | None = None) -> None:

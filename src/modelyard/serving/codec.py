@@ -1,0 +1,478 @@
+"""Requests to feeds and predictions to responses, on the hot path: orjson and numpy only.
+
+Two wire formats:
+
+- The plain JSON API (``POST /v1/models/{name}:predict``): ``{"records": [{...}, ...]}``
+  or ``{"columns": [...], "data": [[...], ...]}``, answered by :func:`encode_v1`.
+- The Open Inference Protocol (KServe V2, ``POST /v2/models/{name}/infer``): one tensor
+  per column, shape ``[N]`` or ``[N, 1]``, JSON or binary data (the binary tensor data
+  extension that ``tritonclient`` uses by default), answered by :func:`encode_v2`.
+
+Values are checked against the model's signature as they are converted, and typed JSON
+is expected (``"42"`` is not a number): numeric columns take numbers, boolean columns
+``true``/``false``/0/1, categorical columns strings (numbers become their text),
+datetime columns ISO 8601 strings (``2024-05-01T12:30:00Z``; naive times are UTC; epoch
+numbers are refused as ambiguous); ``null`` is missing everywhere, NaN and infinity
+nowhere. In tensors, which have no null, a float NaN is missing; datetime tensors are
+BYTES of ISO 8601 text. Every missing, extra and mistyped column is named in one
+:class:`~modelyard.exceptions.SignatureError` (422); a request that is malformed as such
+is a ``ValidationError`` (400); more rows than the cap is
+:class:`~modelyard.serving.errors.PayloadTooLarge` (413). Signature columns the model
+does not use may be sent and are ignored.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import orjson
+
+from modelyard.exceptions import SignatureError, ValidationError
+from modelyard.serving import _values
+from modelyard.serving._tensors import (
+    INPUT_DATATYPE,
+    LABEL_DTYPES,
+    column_from_tensor,
+    label_datatype,
+    output_tensor,
+    read_tensors,
+    requested_outputs,
+)
+from modelyard.serving.errors import PayloadTooLarge
+from modelyard.serving.runtime import Feeds, Prediction, ServedModel
+
+__all__ = [
+    "MAX_ROWS",
+    "V2Request",
+    "decode_json",
+    "encode_v1",
+    "encode_v2",
+    "feeds_from_columns",
+    "feeds_from_records",
+    "feeds_from_v1",
+    "feeds_from_v2",
+    "parse_v2_request",
+    "v2_metadata",
+]
+
+MAX_ROWS = 100_000
+_SHOW = 10
+
+
+def decode_json(body: bytes | bytearray | memoryview | str) -> Any:
+    """The JSON value of a request body.
+
+    Raises:
+        ValidationError: The body is not valid UTF-8 JSON (the message gives the position).
+    """
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise ValidationError(
+            f"the request body is not valid JSON: {exc.msg} at line {exc.lineno}, column "
+            f"{exc.colno} (position {exc.pos}); send one UTF-8 JSON object",
+            position=exc.pos,
+        ) from None
+
+
+# -- the plain JSON API --------------------------------------------------------
+def feeds_from_v1(payload: Any, signature: dict[str, Any], *, max_rows: int = MAX_ROWS) -> Feeds:
+    """Feeds from a decoded ``:predict`` body: ``{"records": ...}`` or ``{"columns", "data"}``.
+
+    Raises:
+        ValidationError: Neither form, or other top-level keys.
+        SignatureError, PayloadTooLarge: As for :func:`feeds_from_records`.
+    """
+    if isinstance(payload, dict) and set(payload) == {"records"}:
+        return feeds_from_records(payload["records"], signature, max_rows=max_rows)
+    if isinstance(payload, dict) and set(payload) == {"columns", "data"}:
+        return feeds_from_columns(payload["columns"], payload["data"], signature, max_rows=max_rows)
+    keys = f" with keys {_names(sorted(map(str, payload)))}" if isinstance(payload, dict) else ""
+    raise ValidationError(
+        'send {"records": [{"column": value, ...}, ...]} or {"columns": [...], "data": '
+        f"[[...], ...]}}; got {_what(payload)}{keys}"
+    )
+
+
+def feeds_from_records(
+    records: Any, signature: dict[str, Any], *, max_rows: int = MAX_ROWS
+) -> Feeds:
+    """Feeds from rows given as objects, ``{column: value}``.
+
+    A column absent from some rows is missing (null) in those rows; a used column absent
+    from every row is a missing column.
+
+    Raises:
+        ValidationError: Not a list, empty, or an element that is not an object.
+        PayloadTooLarge: More than ``max_rows`` rows.
+        SignatureError: Missing, extra or mistyped columns, all named.
+    """
+    if not isinstance(records, list):
+        raise ValidationError(f"'records' must be a list of objects, got {_what(records)}")
+    _check_rows(len(records), max_rows)
+    if set(map(type, records)) != {dict}:
+        index = next(i for i, r in enumerate(records) if type(r) is not dict)
+        raise ValidationError(
+            f"records[{index}] must be an object {{column: value}}, got {_what(records[index])}",
+            index=index,
+        )
+    present: set[str] = set().union(*records)
+    used = _used(signature)
+    feeds: Feeds = {}
+    conflicts: dict[str, str] = {}
+    for column in used:
+        if column["name"] in present:
+            values = [record.get(column["name"]) for record in records]
+            _add(feeds, conflicts, column, _values.convert(values, column.get("kind", "")))
+    _check_match(signature, used, present, sorted(present, key=str), conflicts)
+    return feeds
+
+
+def feeds_from_columns(
+    columns: Any, data: Any, signature: dict[str, Any], *, max_rows: int = MAX_ROWS
+) -> Feeds:
+    """Feeds from a table: column names, then rows of values in that order.
+
+    Raises:
+        ValidationError: Names that are not unique strings, rows that are not lists of
+            one value per column, or no rows.
+        PayloadTooLarge: More than ``max_rows`` rows.
+        SignatureError: Missing, extra or mistyped columns, all named.
+    """
+    if not isinstance(columns, list) or set(map(type, columns)) - {str}:
+        raise ValidationError(f"'columns' must be a list of column names, got {_what(columns)}")
+    repeated = sorted(name for name, count in Counter(columns).items() if count > 1)
+    if repeated:
+        raise ValidationError(f"'columns' names {_names(repeated)} more than once")
+    if not isinstance(data, list):
+        raise ValidationError(f"'data' must be a list of rows, got {_what(data)}")
+    _check_rows(len(data), max_rows)
+    for index, row in enumerate(data):
+        if type(row) is not list or len(row) != len(columns):
+            raise ValidationError(
+                f"data[{index}] must be a list of {len(columns)} values (one per column), "
+                f"got {_what(row)}",
+                index=index,
+            )
+    by_column = dict(zip(columns, zip(*data, strict=True), strict=True))
+    used = _used(signature)
+    feeds: Feeds = {}
+    conflicts: dict[str, str] = {}
+    for column in used:
+        if column["name"] in by_column:
+            values = list(by_column[column["name"]])
+            _add(feeds, conflicts, column, _values.convert(values, column.get("kind", "")))
+    _check_match(signature, used, set(columns), columns, conflicts)
+    return feeds
+
+
+def encode_v1(prediction: Prediction, model: ServedModel, request_id: str | None) -> bytes:
+    """The ``:predict`` answer: labels (and probabilities with the classes) or values."""
+    body: dict[str, Any] = {"model": model.name, "version": model.version, "request_id": request_id}
+    if model.classes is not None:
+        codes, probabilities = _classified(prediction, model)
+        body["predictions"] = _labels(codes, model.classes)
+        body["probabilities"] = np.ascontiguousarray(probabilities)
+        body["classes"] = model.classes
+    else:
+        body["predictions"] = np.ascontiguousarray(_regressed(prediction, model))
+    return orjson.dumps(body, option=orjson.OPT_SERIALIZE_NUMPY)
+
+
+# -- the Open Inference Protocol -----------------------------------------------
+@dataclass(frozen=True)
+class V2Request:
+    """An inference request split into its parts (see :func:`parse_v2_request`).
+
+    Attributes:
+        inputs: The ``inputs`` as sent (checked by :func:`feeds_from_v2`).
+        outputs: The requested ``outputs`` (None: all of them).
+        id: The request's ``id``, echoed in the response.
+        binary_output: ``parameters.binary_data_output``: outputs default to binary.
+        binary: The body after the JSON header (None without the header).
+    """
+
+    inputs: Any
+    outputs: list[dict[str, Any]] | None
+    id: str | None
+    binary_output: bool
+    binary: bytes | None
+
+
+def parse_v2_request(body: bytes, header_length: str | int | None = None) -> V2Request:
+    """Split a ``/infer`` body into the JSON request and the binary tensor data.
+
+    Args:
+        body: The raw request body.
+        header_length: The ``Inference-Header-Content-Length`` header: the length of the
+            JSON part when binary data follows it (tritonclient sends it by default).
+
+    Raises:
+        ValidationError: A bad header length, invalid JSON, or a request that is not an
+            object with ``inputs``.
+    """
+    head, tail = body, None
+    if header_length is not None:
+        length = _header_length(header_length, len(body))
+        head, tail = body[:length], body[length:]
+    payload = decode_json(head)
+    if not isinstance(payload, dict) or "inputs" not in payload:
+        raise ValidationError(
+            f"an inference request is a JSON object with 'inputs', got {_what(payload)}"
+        )
+    request_id, parameters = payload.get("id"), payload.get("parameters") or {}
+    outputs = payload.get("outputs") or None
+    if request_id is not None and not isinstance(request_id, str):
+        raise ValidationError(f"'id' must be a string, got {_what(request_id)}")
+    if not isinstance(parameters, dict):
+        raise ValidationError(f"'parameters' must be an object, got {_what(parameters)}")
+    binary_output = parameters.get("binary_data_output", False)
+    if not isinstance(binary_output, bool):
+        raise ValidationError(
+            f"binary_data_output must be true or false, got {_values.describe(binary_output)}"
+        )
+    if outputs is not None and not (
+        isinstance(outputs, list) and all(isinstance(o, dict) for o in outputs)
+    ):
+        raise ValidationError(f"'outputs' must be a list of objects, got {_what(outputs)}")
+    return V2Request(payload["inputs"], outputs, request_id, binary_output, tail)
+
+
+def feeds_from_v2(
+    inputs: Any,
+    signature: dict[str, Any],
+    binary: bytes | None = None,
+    *,
+    max_rows: int = MAX_ROWS,
+) -> Feeds:
+    """Feeds from Open Inference Protocol input tensors, one per column.
+
+    Args:
+        inputs: The request's ``inputs``.
+        signature: The model's signature.
+        binary: The body after the JSON header, holding the inputs that carry
+            ``parameters.binary_data_size``, in input order.
+        max_rows: The most rows (first dimension) accepted.
+
+    Raises:
+        ValidationError: A malformed tensor (name, datatype, shape, element or byte
+            counts, a truncated or overlong binary part); all are named.
+        PayloadTooLarge: More than ``max_rows`` rows.
+        SignatureError: Unknown inputs, missing columns, a shape other than ``[N]`` /
+            ``[N, 1]``, a datatype that does not fit the column, or bad values.
+    """
+    claimed = max(map(_claimed_rows, inputs), default=0) if isinstance(inputs, list) else 0
+    if claimed > max_rows:  # before any tensor is read
+        _check_rows(claimed, max_rows)
+    tensors, problems = read_tensors(inputs, binary)
+    if problems:
+        shown = "; ".join(f"{_names([k])}: {v}" for k, v in list(problems.items())[:_SHOW])
+        raise ValidationError(f"the inference request is malformed: {shown}", problems=problems)
+    _check_rows(tensors[0].rows, max_rows)
+    by_name = {t.name: t for t in tensors}
+    used = _used(signature)
+    feeds: Feeds = {}
+    conflicts: dict[str, str] = {}
+    for column in used:
+        if column["name"] in by_name:
+            _add(feeds, conflicts, column, column_from_tensor(by_name[column["name"]], column))
+    _check_match(signature, used, set(by_name), list(by_name), conflicts)
+    return feeds
+
+
+def encode_v2(
+    prediction: Prediction,
+    model: ServedModel,
+    request_id: str | None,
+    outputs_requested: list[dict[str, Any]] | None,
+    *,
+    binary_output: bool = False,
+) -> tuple[bytes, dict[str, str]]:
+    """The ``/infer`` response body and its extra headers.
+
+    Classifiers answer ``label`` (``[N]``: BYTES for text classes, INT64 / BOOL / FP64 for
+    others) and ``probabilities`` (FP32 ``[N, k]``); regressors ``predictions`` (FP64
+    ``[N]``). Outputs requested with ``parameters.binary_data`` (or all, with
+    ``binary_output``) follow the JSON header as raw bytes; the headers then carry
+    ``Inference-Header-Content-Length``.
+
+    Raises:
+        ValidationError: A requested output the model does not have.
+    """
+    available = _v2_outputs(prediction, model)
+    header: dict[str, Any] = {"model_name": model.name, "model_version": str(model.version)}
+    if request_id is not None:
+        header["id"] = request_id
+    header["outputs"] = []
+    tails: list[bytes] = []
+    for name, binary in requested_outputs(outputs_requested, list(available), binary_output):
+        datatype, shape, values = available[name]
+        tensor, raw = output_tensor(name, datatype, shape, values, binary)
+        header["outputs"].append(tensor)
+        if raw is not None:
+            tails.append(raw)
+    head = orjson.dumps(header, option=orjson.OPT_SERIALIZE_NUMPY)
+    if not tails:
+        return head, {"content-type": "application/json"}
+    return head + b"".join(tails), {
+        "inference-header-content-length": str(len(head)),
+        "content-type": "application/octet-stream",
+    }
+
+
+def v2_metadata(model: ServedModel) -> dict[str, Any]:
+    """The Open Inference Protocol model metadata (``GET /v2/models/{name}``)."""
+    inputs = [
+        {"name": c["name"], "datatype": INPUT_DATATYPE.get(c.get("kind", ""), "FP64"),
+         "shape": [-1, 1]}
+        for c in _used(model.signature)
+    ]  # fmt: skip
+    if model.classes is not None:
+        outputs = [
+            {"name": "label", "datatype": label_datatype(model.classes), "shape": [-1]},
+            {"name": "probabilities", "datatype": "FP32", "shape": [-1, len(model.classes)]},
+        ]
+    else:
+        outputs = [{"name": "predictions", "datatype": "FP64", "shape": [-1]}]
+    platform = (
+        "onnxruntime_onnx" if model.format.startswith("onnx") else f"modelyard_{model.format}"
+    )
+    return {
+        "name": model.name,
+        "versions": [str(model.version)],
+        "platform": platform,
+        "inputs": inputs,
+        "outputs": outputs,
+        "parameters": {"format": model.format, "runtime_note": model.runtime_note},
+    }
+
+
+def _v2_outputs(
+    prediction: Prediction, model: ServedModel
+) -> dict[str, tuple[str, list[int], np.ndarray | list[str]]]:
+    if model.classes is None:
+        values = _regressed(prediction, model)
+        return {"predictions": ("FP64", [len(values)], values.astype(np.float64))}
+    codes, probabilities = _classified(prediction, model)
+    datatype = label_datatype(model.classes)
+    labels: np.ndarray | list[str]
+    if datatype == "BYTES":
+        text = [str(c) for c in model.classes]
+        labels = [text[code] for code in codes.tolist()]
+    else:
+        labels = np.asarray(model.classes, dtype=LABEL_DTYPES[datatype])[codes]
+    return {
+        "label": (datatype, [len(codes)], labels),
+        "probabilities": ("FP32", list(probabilities.shape), probabilities.astype(np.float32)),
+    }
+
+
+# -- shared checks ------------------------------------------------------------
+def _classified(prediction: Prediction, model: ServedModel) -> tuple[np.ndarray, np.ndarray]:
+    if prediction.codes is None or prediction.probabilities is None:
+        raise ValidationError(f"{model.ref} is a classifier but the prediction has no classes")
+    return np.asarray(prediction.codes, dtype=np.int64), prediction.probabilities
+
+
+def _regressed(prediction: Prediction, model: ServedModel) -> np.ndarray:
+    if prediction.values is None:
+        raise ValidationError(f"{model.ref} is a regressor but the prediction has no values")
+    return np.asarray(prediction.values, dtype=np.float64)
+
+
+def _labels(codes: np.ndarray, classes: list[Any]) -> np.ndarray | list[Any]:
+    if set(map(type, classes)) == {int}:
+        labels: np.ndarray = np.asarray(classes, dtype=np.int64)[codes]
+        return labels
+    return [classes[code] for code in codes.tolist()]
+
+
+def _used(signature: dict[str, Any]) -> list[dict[str, Any]]:
+    inputs = signature.get("inputs") if isinstance(signature, dict) else None
+    if not isinstance(inputs, list):
+        raise ValidationError("the model signature has no 'inputs' list")
+    return [c for c in inputs if isinstance(c, dict) and c.get("used", True)]
+
+
+def _add(
+    feeds: Feeds, conflicts: dict[str, str], column: dict[str, Any], result: _values.Converted
+) -> None:
+    values, problem = result
+    if values is None:
+        conflicts[column["name"]] = problem or "cannot be converted"
+    else:
+        feeds[column["name"]] = values.reshape(-1, 1)
+
+
+def _check_match(
+    signature: dict[str, Any],
+    used: list[dict[str, Any]],
+    present: set[str],
+    given: list[str],
+    conflicts: dict[str, str],
+) -> None:
+    known = {c["name"] for c in signature["inputs"]}
+    missing = [c["name"] for c in used if c["name"] not in present]
+    extra = [name for name in given if name not in known]
+    if not (missing or extra or conflicts):
+        return
+    parts = []
+    if missing:
+        parts.append(f"missing column(s): {_names(missing)}")
+    if extra:
+        parts.append(f"extra column(s) the model does not know: {_names(extra)} (drop them)")
+    parts.extend(f"column {_names([n])}: {p}" for n, p in list(conflicts.items())[:_SHOW])
+    raise SignatureError(
+        "input does not match the model signature: " + "; ".join(parts),
+        missing=missing,
+        extra=[str(name)[:200] for name in extra[:100]],
+        conflicts=conflicts,
+    )
+
+
+def _check_rows(rows: int, max_rows: int) -> None:
+    if rows == 0:
+        raise ValidationError("the request has no rows: send at least one")
+    if rows > max_rows:
+        raise PayloadTooLarge(
+            f"the request has {rows} rows, more than the {max_rows} allowed; split it "
+            "into smaller requests",
+            limit=max_rows,
+            size=rows,
+        )
+
+
+def _claimed_rows(spec: Any) -> int:
+    shape = spec.get("shape") if isinstance(spec, dict) else None
+    if isinstance(shape, list) and shape and type(shape[0]) is int:
+        return shape[0]
+    return 0
+
+
+def _header_length(value: str | int, body_length: int) -> int:
+    try:
+        length = int(value)
+    except (TypeError, ValueError):
+        length = -1
+    if not 0 < length <= body_length:
+        raise ValidationError(
+            f"Inference-Header-Content-Length is {str(value)[:40]!r}, but it must be the "
+            f"length of the JSON header: a whole number from 1 to the body's {body_length} bytes"
+        )
+    return length
+
+
+def _names(names: list[str]) -> str:
+    shown = ", ".join(_values.describe(n) for n in names[:_SHOW])
+    return shown + (f" and {len(names) - _SHOW} more" if len(names) > _SHOW else "")
+
+
+def _what(value: Any) -> str:
+    if isinstance(value, list):
+        return f"a JSON array of {len(value)} items"
+    if isinstance(value, dict):
+        return f"a JSON object with {len(value)} keys"
+    return f"{type(value).__name__} {_values.describe(value)}"

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import orjson
 import pandas as pd
@@ -39,6 +40,7 @@ class ServedHome:
 
     registry: ModelRegistry
     frame: pd.DataFrame  # fresh rows (not the training rows), every column incl. targets
+    home: Path | None = None  # the installation's folder (for servers run as processes)
 
     def records(self, ref: str, rows: int | None = None) -> list[dict[str, object]]:
         """Rows of ``frame`` with exactly ``ref``'s inputs, as a JSON client sends them."""
@@ -78,7 +80,7 @@ def served_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServedHome
         if name == "churn":
             registry.register(result, name, onnx=False)
     frame = make_churn(60, seed=5).drop(columns=PII)
-    yield ServedHome(registry, frame)
+    yield ServedHome(registry, frame, conf.home)
     registry.close()
     tracking.close()
     data.close()

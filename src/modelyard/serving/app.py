@@ -62,8 +62,14 @@ class ServerState:
     on_change: Callable[[str], None] | None = None
 
 
-def build_app(state: ServerState, *, startup: Callable[[], Any] | None = None) -> Starlette:
-    """The ASGI app over ``state`` (``startup`` runs in the lifespan, e.g. model loading)."""
+def build_app(
+    state: ServerState,
+    *,
+    startup: Callable[[], Any] | None = None,
+    shutdown: Callable[[], Any] | None = None,
+) -> Starlette:
+    """The ASGI app over ``state``; ``startup`` (model loading) and ``shutdown`` run in
+    its lifespan."""
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
@@ -71,6 +77,8 @@ def build_app(state: ServerState, *, startup: Callable[[], Any] | None = None) -
             await startup()
         yield
         state.draining = True  # readiness goes false; in-flight requests finish
+        if shutdown is not None:
+            await shutdown()
         await state.manager.aclose()
         for sink in (state.prediction_log, state.feedback_log):
             if sink is not None:

@@ -14,6 +14,7 @@ prediction log is flushed before the process exits.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import json
 import logging
@@ -38,6 +39,7 @@ from modelyard.serving.deployments import (
 from modelyard.serving.manager import ModelManager
 from modelyard.serving.metrics import ServingMetrics
 from modelyard.serving.prediction_log import FeedbackLog, PredictionLog
+from modelyard.serving.route_sync import RouteSync
 
 __all__ = ["ServeOptions", "create_app", "make_app", "serve"]
 
@@ -102,10 +104,18 @@ def make_app(options: ServeOptions, settings: Settings) -> Starlette:
         admin_token_sha256=hash_token(settings.admin_token) if settings.admin_token else None,
     )
 
+    sync = RouteSync(manager, registry.store)
+    state.on_change = sync.publish
+
     async def startup() -> None:
         await manager.start(spec)
+        await asyncio.get_running_loop().run_in_executor(None, sync.publish_all)
+        sync.start()
 
-    return build_app(state, startup=startup)
+    async def shutdown() -> None:
+        await sync.stop()
+
+    return build_app(state, startup=startup, shutdown=shutdown)
 
 
 def create_app() -> Starlette:

@@ -199,6 +199,22 @@ class ModelStore(Database):
             model_id = model_id_of(conn, name)
             return routes_of(conn, model_id, version)
 
+    def get_routes(self, deployment: str) -> list[Route]:
+        """The routes of ``deployment``: primary first, then canaries, then shadows."""
+        query = (
+            select(
+                registered_models.c.name,
+                deployment_routes.c.version,
+                deployment_routes.c.role,
+                deployment_routes.c.weight,
+            )
+            .join(registered_models, registered_models.c.model_id == deployment_routes.c.model_id)
+            .where(deployment_routes.c.deployment == deployment)
+        )
+        with self._read() as conn:
+            rows = [(r[0], int(r[1]), r[2], float(r[3])) for r in conn.execute(query)]
+        return sorted(rows, key=lambda r: (ROLES.index(r[2]), r[0], r[1]))
+
     # -- writing -------------------------------------------------------------
     def create_version(
         self, name: str, new: NewModelVersion, *, created_by: str | None = None

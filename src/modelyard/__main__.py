@@ -1,0 +1,5 @@
+"""``python -m modelyard``: the command line (same as the ``modelyard`` script)."""
+
+from modelyard.cli import main
+
+main()

@@ -64,6 +64,9 @@ def test_demo_trains_tracks_and_prints_the_leaderboard(cli: CLI, home: Path) -> 
     card = home / "cards" / "churn-v1.html"
     assert "promoted churn@1 to champion" in text
     assert "<svg" in card.read_text()
+    # The serving step: a real server process, a burst of requests, a clean stop.
+    assert "burst: 400 single-row requests" in text
+    assert "server stopped: SIGTERM" in text
 
 
 @pytest.mark.slow

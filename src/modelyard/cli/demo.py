@@ -8,8 +8,9 @@ averaged into an ensemble, tracked run by run, and the winner is scored once on
 the split's test part. The registry step registers the winner (skops plus a
 parity-checked ONNX package), evaluates it on the holdout with a fairness report
 by region, checks the promotion gates, promotes it to ``champion`` and writes
-its model card. Later issues grow this into the full closed loop
-(serve -> monitor -> retrain).
+its model card. Finally it serves the champion in a separate server process,
+sends a burst of requests, prints latency figures and a few predictions, and
+stops the server with SIGTERM. Later issues close the loop (monitor -> retrain).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from typing import Annotated, Any
 import typer
 
 from modelyard.cli._demo_data import ingest_demo_data
+from modelyard.cli._demo_serve import serve_burst
 from modelyard.cli._models_render import evaluation_tables, formats_table, gates_table
 from modelyard.cli.app import client, console, settings
 from modelyard.cli.train import show_result, with_progress
@@ -79,10 +81,10 @@ def demo(
         )
     )
     show_result(result)
-    _registry_step(ctx, result)
+    _registry_step(ctx, result, dataset.ref)
 
 
-def _registry_step(ctx: typer.Context, result: TrainResult) -> None:
+def _registry_step(ctx: typer.Context, result: TrainResult, data_ref: str) -> None:
     """Register, evaluate, gate, promote and document the chosen model."""
     registry = ModelRegistry.from_settings(settings(ctx))
     ctx.call_on_close(registry.close)
@@ -112,3 +114,18 @@ def _registry_step(ctx: typer.Context, result: TrainResult) -> None:
         limitations=["Trained on synthetic data: not for real decisions."],
     )
     console.print(f"model card: {card}")
+    if promotion.promoted:
+        _serving_step(ctx, data_ref)
+
+
+def _serving_step(ctx: typer.Context, data_ref: str) -> None:
+    """Serve the champion in a separate process, send a burst, stop it with SIGTERM."""
+    import orjson
+
+    conf = settings(ctx)
+    data = DataClient.from_settings(conf)
+    ctx.call_on_close(data.close)
+    rows = data.get(data_ref).to_pandas().drop(columns=["churned"]).head(50)
+    records = orjson.loads(rows.to_json(orient="records", date_format="iso"))
+    console.print(f"\n[bold]serving[/] {MODEL}@champion")
+    serve_burst(conf.home, f"{MODEL}@champion", records)

@@ -18,6 +18,8 @@ from __future__ import annotations
 import contextlib
 import os
 import time
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
 from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -35,6 +37,7 @@ __all__ = ["EXECUTORS", "BatchResult", "ProgressCallback", "predict_batch"]
 
 EXECUTORS = ("local", "ray")
 _MAX_CHUNK_ROWS = 10_000_000
+_THREADS = max(1, min(4, os.cpu_count() or 1))
 
 ProgressCallback = Callable[[int, "int | None", float], None]
 """Called after each chunk with rows done, total rows (None if unknown) and seconds."""
@@ -102,7 +105,7 @@ def predict_batch(
     """
     start = time.perf_counter()
     _check_options(chunk_rows, executor)
-    model = load_served_model(registry, ref, intra_op_threads=min(4, os.cpu_count() or 1))
+    model = load_served_model(registry, ref, intra_op_threads=1)
     data = open_input(source, data_client if data_client is not None else registry.data)
     keep = _kept_columns(model, data, id_column, include_inputs)
     columns = list(dict.fromkeys(keep + _used(model)))
@@ -203,8 +206,20 @@ def _predicted(
         yield from ray_predict(package, keep, chunks, address=ray_address)
         return
     predict = ChunkPredictor(model, keep)
-    for offset, table in chunks:
-        yield predict(table, offset)
+    with ThreadPoolExecutor(_THREADS, thread_name_prefix="modelyard-batch") as pool:
+        # Reading, converting, ONNX Runtime and writing overlap: the last two release
+        # the GIL. At most 2 chunks per thread are in flight, so memory stays bounded.
+        pending: deque[Future[pa.Table]] = deque()
+        try:
+            for offset, table in chunks:
+                pending.append(pool.submit(predict, table, offset))
+                if len(pending) >= 2 * _THREADS:
+                    yield pending.popleft().result()
+            while pending:
+                yield pending.popleft().result()
+        finally:
+            for future in pending:
+                future.cancel()
 
 
 def _package(registry: ModelRegistry, model: ServedModel) -> ModelPackage:

@@ -5,7 +5,7 @@ PEERS := .venv-peers
 BIN := $(VENV)/bin
 PIP_FLAGS := --quiet --disable-pip-version-check
 
-.PHONY: demo test lint typecheck layers pytest peers bench bench-ingest bench-training clean
+.PHONY: demo test lint typecheck layers pytest peers bench bench-ingest bench-training bench-serving clean
 
 # A stamp per install flavour: reinstall only when pyproject.toml changes.
 $(VENV)/.stamp-base: pyproject.toml
@@ -59,6 +59,11 @@ bench-ingest: $(VENV)/.stamp-dev
 ## bench-training: our training job vs a hand-written Optuna + scikit-learn loop, and the quality bar
 bench-training: $(VENV)/.stamp-dev
 	$(BIN)/python -m benchmarks.training
+
+## bench-serving: one sklearn model served by ours, `mlflow models serve`, MLServer and a bare ASGI floor, under wrk
+bench-serving: $(VENV)/.stamp-dev peers
+	@command -v wrk >/dev/null || { echo "wrk is not installed; install it with: apt-get install -y wrk (Debian/Ubuntu)"; exit 1; }
+	$(BIN)/python -m benchmarks.serving
 
 clean:
 	rm -rf $(VENV) $(PEERS) .mypy_cache .ruff_cache .pytest_cache

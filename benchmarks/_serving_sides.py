@@ -68,30 +68,18 @@ def base_env() -> dict[str, str]:
     return env
 
 
+_QUIET = ("--no-access-log", "--log-level", "warning")
+
+
 def _uvicorn_flags(port: int, workers: int) -> list[str]:
-    # the flags `modelyard serve` hands uvicorn.run (server.py)
-    return ["--host", "127.0.0.1", "--port", str(port), "--workers", str(workers)] + [
-        "--loop",
-        "uvloop",
-        "--http",
-        "httptools",
-        "--no-access-log",
-        "--log-level",
-        "warning",
-    ]
+    # the settings `modelyard serve` hands uvicorn.run (server.py)
+    listen = ("--host", "127.0.0.1", "--port", str(port), "--workers", str(workers))
+    return [*listen, "--loop", "uvloop", "--http", "httptools", *_QUIET]
 
 
 def _granian_flags(port: int, workers: int) -> list[str]:
-    return ["--interface", "asgi", "--host", "127.0.0.1", "--port", str(port)] + [
-        "--workers",
-        str(workers),
-        "--loop",
-        "uvloop",
-        "--no-ws",
-        "--no-access-log",
-        "--log-level",
-        "warning",
-    ]
+    listen = ("--host", "127.0.0.1", "--port", str(port), "--workers", str(workers))
+    return ["--interface", "asgi", *listen, "--loop", "uvloop", "--no-ws", *_QUIET]
 
 
 def _ours(batching: bool) -> Callable[[Setup, int], ServerCommand]:
@@ -188,7 +176,13 @@ SIDES = {
         Side("ours", "ours (batching on)", "ours", PREDICT, _ours(batching=True)),
         Side("ours_nobatch", "ours (batching off)", "ours", PREDICT, _ours(batching=False)),
         Side("mlflow", "MLflow models serve", "mlflow", "/invocations", _mlflow),
-        Side("mlserver", "MLServer (sklearn)", "mlserver", f"/v2/models/{MODEL_NAME}/infer", _mlserver),
+        Side(
+            "mlserver",
+            "MLServer (sklearn)",
+            "mlserver",
+            f"/v2/models/{MODEL_NAME}/infer",
+            _mlserver,
+        ),
         Side("floor", "floor (bare ASGI)", "floor", "/", _floor),
         Side("ours_granian", "ours on granian", "ours", PREDICT, _ours_granian),
         Side("floor_granian", "floor on granian", "floor", "/", _floor_granian),

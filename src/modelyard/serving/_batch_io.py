@@ -31,7 +31,14 @@ import pyarrow.parquet as pq
 from modelyard.data import DataClient, parse_ref
 from modelyard.exceptions import NotFoundError, StoreError, ValidationError
 
-__all__ = ["BatchInput", "OutputWriter", "open_input", "output_format", "rechunk"]
+__all__ = [
+    "BatchInput",
+    "OutputWriter",
+    "csv_types",
+    "open_input",
+    "output_format",
+    "rechunk",
+]
 
 INPUT_FORMATS = {".parquet": "parquet", ".pq": "parquet", ".csv": "csv", ".tsv": "csv"}
 OUTPUT_FORMATS = {".parquet": "parquet", ".pq": "parquet", ".csv": "csv"}
@@ -119,7 +126,14 @@ def _dataset_input(source: str, data_client: DataClient | None) -> BatchInput:
         ) from None
     if data_client is None:
         raise ValidationError(f"{source!r} names a dataset: pass data_client= to read it")
-    dataset = data_client.get(source)
+    try:
+        dataset = data_client.get(source)
+    except NotFoundError as exc:
+        raise NotFoundError(
+            f"no such input file {source!r}, nor a dataset version of that name ({exc}); give "
+            "a .parquet or .csv path, an fsspec URL, or a dataset as NAME@VERSION",
+            path=source,
+        ) from None
     return BatchInput("dataset", dataset.ref, dataset.schema, dataset.num_rows, dataset)
 
 

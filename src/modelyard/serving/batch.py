@@ -19,8 +19,8 @@ import contextlib
 import os
 import time
 from collections import deque
-from concurrent.futures import Future, ThreadPoolExecutor
 from collections.abc import Callable, Generator, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,7 +30,14 @@ from modelyard.data import DataClient
 from modelyard.exceptions import SignatureError, ValidationError
 from modelyard.registry import ModelRegistry
 from modelyard.serving._batch_chunks import ChunkPredictor, ModelPackage, output_names
-from modelyard.serving._batch_io import BatchInput, OutputWriter, csv_types, open_input, rechunk
+from modelyard.serving._batch_io import (
+    BatchInput,
+    OutputWriter,
+    csv_types,
+    open_input,
+    output_format,
+    rechunk,
+)
 from modelyard.serving.runtime import ServedModel, load_served_model
 
 __all__ = ["EXECUTORS", "BatchResult", "ProgressCallback", "predict_batch"]
@@ -89,7 +96,9 @@ def predict_batch(
             local one).
         data_client: To read a dataset source (default: the registry's).
         on_progress: Called after each chunk (see :data:`ProgressCallback`).
-        include_inputs: Copy every input column to the output, before the predictions.
+        include_inputs: Copy every input column to the output, before the predictions
+            (from a CSV file, columns the model does not use are copied as text, so that
+            a sparse column cannot change type half-way through a large file).
         id_column: Copy this input column to the output (ignored with include_inputs).
 
     Returns:
@@ -105,6 +114,7 @@ def predict_batch(
     """
     start = time.perf_counter()
     _check_options(chunk_rows, executor)
+    output_format(output)  # a bad output name fails before any work
     model = load_served_model(registry, ref, intra_op_threads=1)
     data = open_input(source, data_client if data_client is not None else registry.data)
     keep = _kept_columns(model, data, id_column, include_inputs)

@@ -17,7 +17,13 @@ from typing import Any
 
 from modelyard.exceptions import ModelyardError, ValidationError
 
-__all__ = ["ModelNotReady", "Overloaded", "PayloadTooLarge", "RequestTimeout"]
+__all__ = [
+    "ClientClosedRequest",
+    "ModelNotReady",
+    "Overloaded",
+    "PayloadTooLarge",
+    "RequestTimeout",
+]
 
 
 class PayloadTooLarge(ValidationError):
@@ -67,3 +73,10 @@ class RequestTimeout(ModelyardError):
 
     http_status = 504
     code = "REQUEST_TIMEOUT"
+
+
+class ClientClosedRequest(ModelyardError):
+    """The client went away before its request body arrived (nginx's 499)."""
+
+    http_status = 499
+    code = "CLIENT_CLOSED_REQUEST"

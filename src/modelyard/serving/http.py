@@ -13,11 +13,16 @@ import uuid
 from typing import Any
 
 import orjson
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 
 from modelyard.exceptions import ModelyardError
-from modelyard.serving.errors import Overloaded, PayloadTooLarge, RequestTimeout
+from modelyard.serving.errors import (
+    ClientClosedRequest,
+    Overloaded,
+    PayloadTooLarge,
+    RequestTimeout,
+)
 
 __all__ = ["JSON", "error_response", "json_response", "read_body", "request_id"]
 
@@ -81,6 +86,8 @@ async def read_body(request: Request, *, max_bytes: int, timeout_s: float) -> by
 
     try:
         return await asyncio.wait_for(collect(), timeout_s)
+    except ClientDisconnect as exc:  # the client's doing, not a server error
+        raise ClientClosedRequest("the client closed the connection mid-request") from exc
     except TimeoutError as exc:
         raise RequestTimeout(
             f"the request body did not arrive within {timeout_s:g}s", timeout=timeout_s

@@ -2,7 +2,7 @@
 
 Every served prediction row becomes one log row (the request id repeats over the rows
 of one request); feedback attaches ground-truth labels to request ids later. Both logs
-share one mechanism:
+share one mechanism (``_parquet_sink.ParquetSink``; this module builds the tables):
 
 - ``record(...)`` is the hot path: synchronous, O(1), never blocks on I/O and never
   raises. It appends to an in-memory buffer bounded in rows; when the buffer is full
@@ -35,26 +35,21 @@ text) and ``value`` (the label as a number when it is one, else null).
 
 from __future__ import annotations
 
-import contextlib
-import itertools
 import logging
-import os
-import tempfile
-import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Generic, Self, TypeVar
+from typing import TYPE_CHECKING, Any, Self
 from urllib.parse import quote
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.parquet as pq
 
-from modelyard.exceptions import ConfigError, ValidationError
+from modelyard.exceptions import ValidationError
 from modelyard.registry.onnx_model import EMPTY_LEVEL
+from modelyard.serving._parquet_sink import ParquetSink, check_writable
 
 if TYPE_CHECKING:
     from modelyard.serving.runtime import Prediction
@@ -63,10 +58,8 @@ __all__ = ["FeedbackLog", "LogEntry", "PredictionLog"]
 
 _log = logging.getLogger(__name__)
 _INT64_MIN = np.iinfo(np.int64).min
-_SEQUENCE = itertools.count()  # shared by every log of this process: unique file names
 _UTC_MS = pa.timestamp("ms", tz="UTC")
 _UTC_NS = pa.timestamp("ns", tz="UTC")
-_Item = TypeVar("_Item")
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,180 +88,6 @@ class LogEntry:
     inputs: Mapping[str, np.ndarray]
     prediction: Prediction
     classes: Sequence[Any] | None = None
-
-
-class _OpenFile:
-    """One Parquet file being written under a hidden temp name, published by rename."""
-
-    def __init__(self, folder: Path, prefix: str, schema: pa.Schema) -> None:
-        folder.mkdir(parents=True, exist_ok=True)
-        stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
-        name = f"{prefix}-{stamp}-{os.getpid()}-{next(_SEQUENCE):06d}.parquet"
-        self.final = folder / name
-        self.temp = folder / f".{name}.tmp"
-        self.writer = pq.ParquetWriter(self.temp, schema, compression="zstd")
-        self.rows = 0
-        self.opened = time.monotonic()
-
-    def write(self, table: pa.Table) -> None:
-        self.writer.write_table(table)
-        self.rows += table.num_rows
-
-    def publish(self) -> None:
-        self.writer.close()
-        with open(self.temp, "rb+") as handle:  # durable before it becomes visible
-            os.fsync(handle.fileno())
-        os.replace(self.temp, self.final)
-
-    def discard(self) -> None:
-        with contextlib.suppress(Exception):  # already failing; the temp file goes anyway
-            self.writer.close()
-        self.temp.unlink(missing_ok=True)
-
-
-def _check_writable(directory: Path) -> Path:
-    """Create ``directory`` and prove a file can be written there (at construction)."""
-    try:
-        directory.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=directory, prefix=".probe-"):
-            pass
-    except OSError as exc:
-        raise ConfigError(
-            f"log directory {str(directory)!r} is not writable: {exc}; "
-            "point the log at a folder this server can create files in",
-            path=str(directory),
-        ) from exc
-    return directory
-
-
-class _ParquetSink(Generic[_Item]):
-    """A bounded buffer drained by a thread into rotated Parquet files."""
-
-    def __init__(
-        self,
-        prefix: str,
-        to_tables: Callable[[list[tuple[_Item, int]]], list[tuple[Path, pa.Table]]],
-        *,
-        max_rows_per_file: int,
-        max_file_age_s: float,
-        max_buffer_rows: int,
-        flush_interval_s: float,
-    ) -> None:
-        for name, value in [
-            ("max_rows_per_file", max_rows_per_file),
-            ("max_file_age_s", max_file_age_s),
-            ("max_buffer_rows", max_buffer_rows),
-            ("flush_interval_s", flush_interval_s),
-        ]:
-            if not value > 0:
-                raise ValidationError(f"{name} must be > 0, got {value!r}", **{name: value})
-        self._prefix = prefix
-        self._to_tables = to_tables
-        self._max_rows = int(max_rows_per_file)
-        self._max_age = float(max_file_age_s)
-        self._max_buffer = int(max_buffer_rows)
-        self._interval = float(flush_interval_s)
-        self._lock = threading.Lock()
-        self._wake = threading.Event()
-        self._buffer: list[tuple[_Item, int]] = []
-        self._buffered_rows = 0
-        self._closing = False
-        self._files: dict[tuple[Path, pa.Schema], _OpenFile] = {}
-        self.dropped = 0
-        self.failed = 0
-        self.written = 0
-        self._thread = threading.Thread(
-            target=self._run, name=f"modelyard-{prefix}-log", daemon=True
-        )
-        self._thread.start()
-
-    @property
-    def buffered_rows(self) -> int:
-        return self._buffered_rows
-
-    def put(self, item: _Item, rows: int) -> None:
-        with self._lock:
-            if self._closing or self._buffered_rows + rows > self._max_buffer:
-                self.dropped += rows
-                return
-            self._buffer.append((item, rows))
-            self._buffered_rows += rows
-            pressing = self._buffered_rows * 2 > self._max_buffer
-        if pressing:  # drain early rather than start dropping
-            self._wake.set()
-
-    def close(self) -> None:
-        with self._lock:
-            if self._closing:
-                return
-            self._closing = True
-        self._wake.set()
-        self._thread.join()
-
-    def _run(self) -> None:
-        while True:
-            self._wake.wait(self._interval)
-            self._wake.clear()
-            closing = self._closing  # read before the flush, so the last one sees everything
-            self._flush()
-            if closing:
-                break
-        for key in list(self._files):
-            self._publish(key)
-
-    def _flush(self) -> None:
-        with self._lock:
-            items, self._buffer = self._buffer, []
-            self._buffered_rows = 0
-        if items:
-            try:
-                tables = self._to_tables(items)
-            except Exception:  # noqa: BLE001 - a bug here must not kill the writer thread
-                _log.exception("prediction log: could not convert %d entries", len(items))
-                tables = []
-            # entries the conversion skipped (malformed) are lost: count them
-            self.failed += sum(rows for _, rows in items) - sum(t.num_rows for _, t in tables)
-            for folder, table in tables:
-                self._write(folder, table)
-        now = time.monotonic()
-        for key, file in list(self._files.items()):
-            if now - file.opened >= self._max_age:
-                self._publish(key)
-
-    def _write(self, folder: Path, table: pa.Table) -> None:
-        key = (folder, table.schema)
-        offset = 0
-        try:
-            while offset < table.num_rows:
-                file = self._files.get(key)
-                if file is None:
-                    file = self._files[key] = _OpenFile(folder, self._prefix, table.schema)
-                part = table.slice(offset, self._max_rows - file.rows)
-                file.write(part)
-                offset += part.num_rows
-                if file.rows >= self._max_rows:
-                    self._publish(key)
-        except Exception:  # noqa: BLE001 - disk full, no permission: lose rows, keep serving
-            _log.exception("prediction log: could not write to %s", folder)
-            lost = self._files.pop(key, None)
-            lost_rows = table.num_rows - offset + (lost.rows if lost else 0)
-            if lost is not None:
-                lost.discard()
-            self.failed += lost_rows
-
-    def _publish(self, key: tuple[Path, pa.Schema]) -> None:
-        file = self._files.pop(key)
-        try:
-            file.publish()
-            self.written += file.rows
-        except Exception:  # noqa: BLE001 - as in _write
-            _log.exception("prediction log: could not publish %s", file.final)
-            file.discard()
-            self.failed += file.rows
-
-    def drop(self, rows: int) -> None:
-        with self._lock:
-            self.dropped += rows
 
 
 def _text(values: np.ndarray) -> pa.Array:
@@ -446,8 +265,8 @@ class _LogBase:
         max_buffer_rows: int = 50_000,
         flush_interval_s: float = 1.0,
     ) -> None:
-        self.directory = _check_writable(Path(directory))
-        self._sink: _ParquetSink[Any] = _ParquetSink(
+        self.directory = check_writable(Path(directory))
+        self._sink: ParquetSink[Any] = ParquetSink(
             self._prefix,
             self._tables,
             max_rows_per_file=max_rows_per_file,

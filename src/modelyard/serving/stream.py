@@ -1,0 +1,392 @@
+"""Stream inference: read a Redis Stream in a consumer group, predict, write a stream.
+
+Each micro-batch is read (XREADGROUP; messages of dead consumers are reclaimed with
+XAUTOCLAIM once idle for ``claim_idle_ms``; on start, this consumer's own pending
+messages come first, so a restart under the same name resumes at once), predicted, and
+committed: one output message per input (``id``: the input's id, ``prediction`` and
+``probabilities`` as JSON, ``model``, ``version``) is added to the sink stream and the
+input acknowledged, both in one server-side script.
+
+Exactly once: the script runs atomically, so an input is either answered *and*
+acknowledged or neither (a crash before it: the message is redelivered; after it:
+nothing is redelivered), and it writes only messages this consumer still owns, so a
+slow consumer whose messages were reclaimed by another cannot answer them a second
+time. Messages that do not fit the model's signature go to ``<source>:dead-letter``
+(with the reason and the original fields) and are acknowledged in the same way.
+
+The three streams must live on one Redis node (in a cluster: give them one hash tag,
+``{churn}:in``, ``{churn}:out``). Message formats: see
+:mod:`modelyard.serving._stream_messages` (the format ``modelyard data consume`` reads).
+
+Example::
+
+    with StreamPredictor(registry, "churn@champion", redis_url="redis://localhost:6379/0",
+                         source_stream="in", sink_stream="out", group="scoring") as worker:
+        worker.run(stop_event)
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
+from types import ModuleType, TracebackType
+from typing import Any
+from urllib.parse import urlsplit
+
+from modelyard.data import ConsumerConfig
+from modelyard.exceptions import ConfigError, MissingDependencyError, StoreError
+from modelyard.registry import ModelRegistry
+from modelyard.serving._stream_messages import (
+    Rejected,
+    output_fields,
+    parse_messages,
+    predict_rows,
+)
+from modelyard.serving.runtime import load_served_model
+
+__all__ = ["StreamPredictor", "StreamStats"]
+
+_Message = tuple[str, Mapping[bytes, bytes]]
+
+# KEYS: source, sink, dead letters. ARGV: group, consumer, then per message: its id,
+# where its answer goes ("o" sink, "d" dead letters, "a" nowhere: only acknowledge),
+# the number of field pairs and the pairs. Returns how many answers went to the sink,
+# how many to the dead letters, and how many messages were no longer this consumer's.
+_COMMIT = """
+local source, group, consumer = KEYS[1], ARGV[1], ARGV[2]
+local sent, dead, lost, i = 0, 0, 0, 3
+while i <= #ARGV do
+  local id, where, n = ARGV[i], ARGV[i + 1], tonumber(ARGV[i + 2])
+  local owned = redis.call('XPENDING', source, group, id, id, 1, consumer)
+  if #owned == 1 then
+    if where == 'o' then
+      redis.call('XADD', KEYS[2], '*', unpack(ARGV, i + 3, i + 2 + 2 * n))
+      sent = sent + 1
+    elseif where == 'd' then
+      redis.call('XADD', KEYS[3], '*', unpack(ARGV, i + 3, i + 2 + 2 * n))
+      dead = dead + 1
+    end
+    redis.call('XACK', source, group, id)
+  else
+    lost = lost + 1
+  end
+  i = i + 3 + 2 * n
+end
+return {sent, dead, lost}
+"""
+
+
+@dataclass
+class StreamStats:
+    """Running totals of one :class:`StreamPredictor`.
+
+    ``read``: messages handled (reclaimed included); ``predicted``: outputs written;
+    ``dead_lettered``: messages set aside; ``lost``: messages another consumer took
+    over before this one committed (answered there, not here); ``reclaimed``: taken
+    over from idle consumers; ``batches``: non-empty batches; ``last_id``: newest id.
+    """
+
+    read: int = 0
+    predicted: int = 0
+    dead_lettered: int = 0
+    lost: int = 0
+    reclaimed: int = 0
+    batches: int = 0
+    last_id: str | None = None
+
+
+class StreamPredictor:
+    """Predicts the messages of one stream, answering on another (see the module doc).
+
+    Not thread-safe: run one per thread or process (same group, distinct consumer
+    names) to share a stream.
+
+    Args:
+        registry: Where the model lives.
+        ref: ``churn@champion`` (resolved once, when the predictor starts).
+        redis_url: e.g. ``redis://:password@host:6379/0``.
+        source_stream: The stream to read.
+        sink_stream: The stream the answers go to.
+        group: The consumer group (created at the start of the stream if missing).
+        consumer: This consumer's name (default ``<hostname>-<pid>``); keep it across
+            restarts to resume its pending messages at once.
+        batch_size: Most messages per batch (1 to 100,000).
+        block_ms: How long a read waits for new messages.
+        claim_idle_ms: Pending messages idle this long are taken from their consumer.
+        dead_letter: Stream for refused messages (default ``<source>:dead-letter``).
+
+    Raises:
+        ConfigError: A setting is out of range, streams that must differ do not, or
+            the URL is malformed.
+        MissingDependencyError: redis-py is not installed.
+        StoreError: Redis cannot be reached, or a key is not a stream.
+        NotFoundError: No such model version.
+    """
+
+    def __init__(
+        self,
+        registry: ModelRegistry,
+        ref: str,
+        *,
+        redis_url: str,
+        source_stream: str,
+        sink_stream: str,
+        group: str,
+        consumer: str | None = None,
+        batch_size: int = 500,
+        block_ms: int = 1000,
+        claim_idle_ms: int = 30_000,
+        dead_letter: str | None = None,
+    ) -> None:
+        options: dict[str, Any] = {"consumer": consumer} if consumer else {}
+        self.config = ConsumerConfig(
+            stream=source_stream,
+            group=group,
+            batch_size=batch_size,
+            block_ms=block_ms,
+            claim_idle_ms=claim_idle_ms,
+            dead_letter=dead_letter or "",
+            **options,
+        )
+        if not isinstance(sink_stream, str) or not sink_stream:
+            raise ConfigError("sink_stream must be a non-empty stream name")
+        if sink_stream in (self.config.stream, self.config.dead_letter):
+            raise ConfigError(
+                f"sink_stream {sink_stream!r} must differ from the source and dead-letter streams"
+            )
+        self.sink_stream = sink_stream
+        self.model = load_served_model(registry, ref)
+        self.stats = StreamStats()
+        self._redis = _import_redis()
+        self._url = _redact_url(redis_url)
+        self._own_cursor: str | None = "0-0"  # this consumer's pending messages, first
+        self._claim_cursor = "0-0"
+        try:
+            self._client: Any = self._redis.Redis.from_url(
+                redis_url, socket_connect_timeout=5, socket_timeout=block_ms / 1000 + 10
+            )
+        except ValueError as exc:
+            raise ConfigError(f"invalid Redis URL {self._url}: {exc}", url=self._url) from None
+        try:
+            self._commit_script = self._client.register_script(_COMMIT)
+            self._create_group()
+        except BaseException:
+            self.close()
+            raise
+
+    def poll_once(self) -> int:
+        """Read, predict and commit one batch; returns how many messages it handled.
+
+        Raises:
+            StoreError: Redis failed (nothing of the batch was committed then, or all).
+        """
+        claimed: list[_Message] = []
+        messages = self._own_pending()
+        if not messages:
+            claimed = self._reclaim()
+            room = self.config.batch_size - len(claimed)
+            fresh = self._read(room, wait=not claimed) if room > 0 else []
+            messages = list(dict(claimed + fresh).items())
+        if not messages:
+            return 0
+        sent, dead, lost = self._answer(messages)
+        stats = self.stats
+        stats.read += len(messages)
+        stats.predicted += sent
+        stats.dead_lettered += dead
+        stats.lost += lost
+        stats.reclaimed += len(claimed)
+        stats.batches += 1
+        stats.last_id = max([m[0] for m in messages] + [stats.last_id or "0-0"], key=_id_key)
+        return len(messages)
+
+    def run(
+        self,
+        stop: threading.Event | None = None,
+        on_progress: Callable[[StreamStats], None] | None = None,
+    ) -> StreamStats:
+        """Poll until ``stop`` is set; the batch in hand is always committed first.
+
+        Args:
+            stop: Set it (from a signal handler or another thread) to stop; noticed
+                within ``block_ms``. None: run until an error.
+            on_progress: Called with a snapshot of the totals after each non-empty batch.
+
+        Returns:
+            A snapshot of the totals.
+        """
+        stop = stop or threading.Event()
+        while not stop.is_set():
+            if self.poll_once() and on_progress is not None:
+                on_progress(replace(self.stats))
+        return replace(self.stats)
+
+    def close(self) -> None:
+        """Release the Redis connection (idempotent)."""
+        client = getattr(self, "_client", None)
+        if client is not None:
+            client.close()
+
+    def __enter__(self) -> StreamPredictor:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    # -- reading --------------------------------------------------------------
+    def _create_group(self) -> None:
+        cfg = self.config
+        with self._translate("creating the consumer group"):
+            try:
+                self._client.xgroup_create(cfg.stream, cfg.group, id=cfg.start_id, mkstream=True)
+            except self._redis.ResponseError as exc:
+                if "BUSYGROUP" not in str(exc):  # the group exists: what we want
+                    raise
+
+    def _own_pending(self) -> list[_Message]:
+        """This consumer's messages delivered before a restart and never acknowledged."""
+        if self._own_cursor is None:
+            return []
+        cfg = self.config
+        with self._translate("reading this consumer's pending messages (XREADGROUP 0)"):
+            reply = self._client.xreadgroup(
+                cfg.group, cfg.consumer, {cfg.stream: self._own_cursor}, count=cfg.batch_size
+            )
+        messages = _entries(reply)
+        if not messages:
+            self._own_cursor = None
+            return []
+        self._own_cursor = messages[-1][0]
+        return messages
+
+    def _reclaim(self) -> list[_Message]:
+        cfg = self.config
+        with self._translate("reclaiming idle pending messages (XAUTOCLAIM)"):
+            reply = self._client.xautoclaim(
+                cfg.stream,
+                cfg.group,
+                cfg.consumer,
+                cfg.claim_idle_ms,
+                start_id=self._claim_cursor,
+                count=cfg.batch_size,
+            )
+        self._claim_cursor = _text(reply[0])
+        # Deleted (trimmed) entries are dropped from the pending list by XAUTOCLAIM itself.
+        return [(_text(mid), fields) for mid, fields in reply[1] if fields is not None]
+
+    def _read(self, count: int, *, wait: bool) -> list[_Message]:
+        cfg = self.config
+        block = cfg.block_ms if wait and cfg.block_ms > 0 else None  # BLOCK 0: forever
+        with self._translate("reading new messages (XREADGROUP)"):
+            reply = self._client.xreadgroup(
+                cfg.group, cfg.consumer, {cfg.stream: ">"}, count=count, block=block
+            )
+        return _entries(reply)
+
+    # -- answering --------------------------------------------------------------
+    def _answer(self, messages: list[_Message]) -> tuple[int, int, int]:
+        """Predict the batch and commit answers, dead letters and acks in one script."""
+        gone = [mid for mid, fields in messages if not fields]  # deleted while pending
+        rows = parse_messages([m for m in messages if m[1]], self.model.signature)
+        ids, prediction, rows = predict_rows(self.model, rows)
+        outputs = output_fields(self.model, ids, prediction) if prediction is not None else []
+        args: list[str | bytes] = [self.config.group, self.config.consumer]
+        for mid, fields in zip(ids, outputs, strict=True):
+            _add(args, mid, "o", list(fields.items()))
+        for letter in rows.rejected:
+            _add(args, letter.message_id, "d", self._dead_fields(letter))
+        for mid in gone:
+            _add(args, mid, "a", [])
+        keys = [self.config.stream, self.sink_stream, self.config.dead_letter]
+        with self._translate("writing answers and acknowledging (commit script)"):
+            sent, dead, lost = self._commit_script(keys=keys, args=args)
+        return int(sent), int(dead), int(lost)
+
+    def _dead_fields(self, letter: Rejected) -> list[tuple[str | bytes, str | bytes]]:
+        cfg = self.config
+        fields: list[tuple[str | bytes, str | bytes]] = [
+            ("id", letter.message_id),
+            ("stream", cfg.stream),
+            ("group", cfg.group),
+            ("reason", letter.reason),
+        ]
+        # Prefixed so an original field named "id" or "reason" cannot overwrite ours.
+        fields.extend((b"field:" + name, value) for name, value in letter.fields.items())
+        return fields
+
+    @contextmanager
+    def _translate(self, action: str) -> Iterator[None]:
+        """Turn redis-py errors into StoreError naming the (password-free) URL."""
+        redis = self._redis
+        details = {"url": self._url, "stream": self.config.stream, "group": self.config.group}
+        try:
+            yield
+        except (redis.ConnectionError, redis.TimeoutError) as exc:
+            raise StoreError(
+                f"cannot reach Redis at {self._url} while {action}: {exc}; check that the "
+                "server is running and the host, port and scheme (rediss:// for TLS) are right",
+                **details,
+            ) from exc
+        except redis.RedisError as exc:
+            hint = ""
+            if str(exc).startswith("WRONGTYPE"):
+                hint = "; a key exists and is not a stream: pick other stream names"
+            raise StoreError(
+                f"Redis at {self._url} failed while {action} on stream "
+                f"{self.config.stream!r}, group {self.config.group!r}: {exc}{hint}",
+                **details,
+            ) from exc
+
+
+def _add(args: list[str | bytes], mid: str, where: str, fields: list[Any]) -> None:
+    args.extend((mid, where, str(len(fields))))
+    for name, value in fields:
+        args.extend((name, value))
+
+
+def _entries(reply: Any) -> list[_Message]:
+    if isinstance(reply, dict):  # RESP3: {stream: [entries]}
+        chunks = [entries for value in reply.values() for entries in value]
+    else:  # RESP2: [[stream, entries]]
+        chunks = [entries for _, entries in reply or []]
+    return [(_text(mid), fields or {}) for entries in chunks for mid, fields in entries]
+
+
+def _import_redis() -> ModuleType:
+    try:
+        import redis
+    except ImportError as exc:
+        raise MissingDependencyError(
+            "stream inference needs the redis package; install it with "
+            "pip install 'modelyard[redis]'",
+            extra="redis",
+        ) from exc
+    return redis
+
+
+def _redact_url(url: str) -> str:
+    """``url`` without its password (for messages)."""
+    try:
+        parts = urlsplit(url)
+        if parts.password is None:
+            return url
+    except ValueError:
+        return "<unparseable Redis URL>"
+    host = parts.netloc.rpartition("@")[2]
+    return parts._replace(netloc=f"{parts.username or ''}:***@{host}").geturl()
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+def _id_key(message_id: str) -> tuple[int, int]:
+    ms, _, seq = message_id.partition("-")
+    return int(ms), int(seq or 0)

@@ -157,7 +157,8 @@ def _mlserver(setup: Setup, port: int) -> ServerCommand:
 
 
 def write_mlserver_model(joblib_file: Path, folder: Path) -> Path:
-    """MLServer's model folder: ``model-settings.json`` naming the joblib file."""
+    """MLServer's folder: ``model-settings.json`` naming the joblib file, in ``bench/``."""
+    folder = folder / MODEL_NAME  # MLServer warns when the folder is not named as the model
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "model.joblib").write_bytes(joblib_file.read_bytes())
     settings = {

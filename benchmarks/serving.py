@@ -105,7 +105,7 @@ def prepare(
         )
         info["versions"] = saved
     if "mlserver" in sides:
-        mlserver_model = write_mlserver_model(files["joblib"], workdir / "mlserver-model")
+        mlserver_model = write_mlserver_model(files["joblib"], workdir / "mlserver")
     setup = Setup(
         workdir=workdir,
         home=workdir / "home",

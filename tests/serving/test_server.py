@@ -168,3 +168,32 @@ def test_sigterm_drains_in_flight_requests(
     assert statuses
     assert set(statuses) == {200}  # every request the server took was answered
     assert set(errors) <= {"ConnectError", "RemoteProtocolError", "ReadError"}
+
+
+@pytest.mark.slow
+def test_the_deploy_commands_drive_a_running_server(
+    server: tuple[str, subprocess.Popen[bytes]],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from modelyard.cli.app import main
+
+    url, _process = server
+    monkeypatch.delenv("MODELYARD_ADMIN_TOKEN", raising=False)
+    assert main(["deploy", "status", "--server", url]) == 1  # no token: a clear error
+    assert "MODELYARD_ADMIN_TOKEN" in capsys.readouterr().err
+    monkeypatch.setenv("MODELYARD_ADMIN_TOKEN", TOKEN)
+    assert (
+        main(["deploy", "set", "churn", "--canary", "churn@2", "--weight", "25", "--server", url])
+        == 0
+    )
+    assert "churn@1 75%, churn@2 25%" in capsys.readouterr().out
+    assert main(["deploy", "promote", "churn", "--server", url]) == 0
+    assert "churn: churn@2 100%" in capsys.readouterr().out
+    assert main(["deploy", "rollback", "churn", "--server", url]) == 0
+    assert "churn@1 75%" in capsys.readouterr().out
+    assert main(["deploy", "status", "--server", url, "--json"]) == 0
+    assert '"ready": true' in capsys.readouterr().out
+    monkeypatch.setenv("MODELYARD_ADMIN_TOKEN", "wrong")
+    assert main(["deploy", "status", "--server", url]) == 1
+    assert "401" in capsys.readouterr().err

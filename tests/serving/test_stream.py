@@ -174,6 +174,19 @@ def test_unfit_messages_are_dead_lettered_with_the_reason_and_the_rest_answered(
     assert r.xpending(stream_name, "g")["pending"] == 0
 
 
+def test_a_message_with_thousands_of_fields_is_dead_lettered_in_brief(
+    served_home: ServedHome, r: Any, stream_name: str, sink: str, make: Make
+) -> None:
+    junk = r.xadd(stream_name, {f"f{i}": "x" * 10 for i in range(5000)})
+    add_rows(r, stream_name, served_home.records("churn@1", 2))
+    stats = drain(make())
+    ((_, letter),) = r.xrange(f"{stream_name}:dead-letter")
+    assert letter[b"id"] == junk
+    assert letter[b"fields_omitted"] == b"4800"
+    assert sum(name.startswith(b"field:") for name in letter) == 200
+    assert (stats.predicted, stats.dead_lettered) == (2, 1)
+
+
 def test_two_consumers_in_one_group_share_the_work_without_duplicates(
     served_home: ServedHome, r: Any, stream_name: str, sink: str, make: Make
 ) -> None:
@@ -274,7 +287,7 @@ def test_a_consumer_killed_mid_run_loses_and_repeats_nothing(
     before = r.xlen(sink)
     assert 100 <= before < len(ids)
 
-    stats = drain(make(consumer="victim", batch_size=200))
+    stats = drain(make(consumer="victim", batch_size=700))  # > one commit slice
     counts = Counter(a["id"] for a in answers(r, sink))
     assert set(counts) == set(ids)
     assert set(counts.values()) == {1}

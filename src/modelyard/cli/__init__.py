@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sys
 
-from modelyard.cli import data, db, demo, experiments, models, runs, serve, train
+from modelyard.cli import data, db, demo, experiments, models, predict, runs, serve, train
 from modelyard.cli.app import app
 from modelyard.cli.app import main as _main
 
@@ -23,6 +23,8 @@ app.add_typer(db.app, name="db")
 app.command("demo")(demo.demo)
 app.command("train")(train.train_command)
 app.command("serve")(serve.serve_command)
+app.command("predict")(predict.predict_command)
+app.command("predict-stream")(predict.predict_stream_command)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -20,9 +20,9 @@ from modelyard.exceptions import SignatureError, ValidationError
 from modelyard.registry.onnx_model import OnnxModel, onnx_feeds
 from modelyard.serving.runtime import (
     Feeds,
+    NativeRuntime,
+    OnnxRuntime,
     ServedModel,
-    _NativeRuntime,
-    _OnnxRuntime,
 )
 from modelyard.store import ModelVersion
 
@@ -66,9 +66,9 @@ class ModelPackage:
         version = self.version
         if self.onnx is not None:
             session = OnnxModel(self.onnx, version.signature, intra_op_threads=intra_op_threads)
-            runtime: Any = _OnnxRuntime(session)
+            runtime: Any = OnnxRuntime(session)
         else:
-            runtime = _NativeRuntime(self.native, version.signature, version.task != "regression")
+            runtime = NativeRuntime(self.native, version.signature, version.task != "regression")
         return ServedModel(version, runtime, format=self.format, runtime_note=self.runtime_note)
 
 

@@ -88,6 +88,8 @@ async def _apply(request: Request, make: Any) -> Response:
         state = _check(request)
         name = request.path_params["name"]
         payload = await _json(request, state)
+        if state.refresh is not None:  # another worker may have changed it: start from there
+            await state.refresh()
         current = state.manager.endpoint(name).spec if name in state.manager.names() else None
         spec = make(name, payload, current)
         endpoint = await state.manager.apply(spec, remember=current)
@@ -151,6 +153,8 @@ async def _rollback(request: Request) -> Response:
     try:
         state = _check(request)
         name = request.path_params["name"]
+        if state.refresh is not None:
+            await state.refresh()
         endpoint = await state.manager.rollback(name)
         if state.on_change is not None:
             state.on_change(name)

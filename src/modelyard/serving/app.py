@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -60,6 +60,7 @@ class ServerState:
     admin_token_sha256: str | None = None
     draining: bool = False
     on_change: Callable[[str], None] | None = None
+    refresh: Callable[[], Awaitable[Any]] | None = None
 
 
 def build_app(

@@ -25,7 +25,15 @@ from modelyard.registry import ModelRegistry, ModelVersion
 from modelyard.registry.onnx_model import EMPTY_LEVEL, OnnxModel
 from modelyard.serving._values import INT64_MIN, iso_to_nanoseconds, to_text
 
-__all__ = ["Feeds", "ModelRuntime", "Prediction", "ServedModel", "load_served_model"]
+__all__ = [
+    "Feeds",
+    "ModelRuntime",
+    "NativeRuntime",
+    "OnnxRuntime",
+    "Prediction",
+    "ServedModel",
+    "load_served_model",
+]
 
 Feeds = dict[str, np.ndarray]
 """Graph inputs: one ``[N, 1]`` array per used signature column, named by the column."""
@@ -84,7 +92,7 @@ class ModelRuntime(Protocol):
         ...
 
 
-class _OnnxRuntime:
+class OnnxRuntime:
     """An onnxruntime session (thread-safe: ``run`` may be called from many threads)."""
 
     def __init__(self, model: OnnxModel) -> None:
@@ -100,7 +108,7 @@ class _OnnxRuntime:
         return Prediction(values=np.asarray(out["variable"], dtype=np.float64).reshape(-1))
 
 
-class _NativeRuntime:
+class NativeRuntime:
     """A fitted native pipeline; calls are serialised (libraries promise no thread safety)."""
 
     def __init__(self, model: Any, signature: dict[str, Any], classifier: bool) -> None:
@@ -295,7 +303,7 @@ def load_served_model(
     else:
         note = f"native runtime ({chosen}): {chosen} requested"
     native = registry.load_native(version.ref)
-    runtime = _NativeRuntime(native, version.signature, version.task != "regression")
+    runtime = NativeRuntime(native, version.signature, version.task != "regression")
     return ServedModel(version, runtime, format=chosen, runtime_note=note)
 
 
@@ -311,7 +319,7 @@ def _onnx_served(
     diff = (entry.get("parity") or {}).get("max_abs_diff")
     checked = f"parity-checked, max abs diff {diff:.2g}" if diff is not None else "no parity record"
     note = f"onnx runtime ({chosen}): {checked}"
-    return ServedModel(version, _OnnxRuntime(session), format=chosen, runtime_note=note)
+    return ServedModel(version, OnnxRuntime(session), format=chosen, runtime_note=note)
 
 
 def _native_format(version: ModelVersion) -> str:

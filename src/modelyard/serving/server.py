@@ -44,6 +44,7 @@ from modelyard.serving.route_sync import RouteSync
 __all__ = ["ServeOptions", "create_app", "make_app", "serve"]
 
 _HANDOFF = "serve_options"
+_WORKER_HEALTHCHECK_S = 60
 
 
 @dataclass(frozen=True)
@@ -106,6 +107,7 @@ def make_app(options: ServeOptions, settings: Settings) -> Starlette:
 
     sync = RouteSync(manager, registry.store)
     state.on_change = sync.publish
+    state.refresh = sync.sync_once
 
     async def startup() -> None:
         await manager.start(spec)
@@ -152,5 +154,12 @@ def serve(options: ServeOptions, settings: Settings) -> None:
     with tempfile.TemporaryDirectory(prefix="modelyard-metrics-") as folder:
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = folder
         uvicorn.run(
-            "modelyard.serving.server:create_app", factory=True, workers=options.workers, **common
+            "modelyard.serving.server:create_app",
+            factory=True,
+            workers=options.workers,
+            # uvicorn kills a worker that misses a 5 s health ping; loading and warming a
+            # large model (skops load is pure Python, holding the GIL) can take longer on a
+            # busy machine, and a kill mid-swap would drop the admin request.
+            timeout_worker_healthcheck=_WORKER_HEALTHCHECK_S,
+            **common,
         )

@@ -5,7 +5,7 @@ XAUTOCLAIM once idle for ``claim_idle_ms``; on start, this consumer's own pendin
 messages come first, so a restart under the same name resumes at once), predicted, and
 committed: one output message per input (``id``: the input's id, ``prediction`` and
 ``probabilities`` as JSON, ``model``, ``version``) is added to the sink stream and the
-input acknowledged, both in one server-side script.
+input acknowledged, both in one server-side script call.
 
 Exactly once: the script runs atomically, so an input is either answered *and*
 acknowledged or neither (a crash before it: the message is redelivered; after it:
@@ -49,6 +49,8 @@ from modelyard.serving.runtime import load_served_model
 __all__ = ["StreamPredictor", "StreamStats"]
 
 _Message = tuple[str, Mapping[bytes, bytes]]
+_DEAD_FIELDS = 200  # original fields kept on a dead letter (the rest are counted)
+_COMMIT_SLICE = 500  # messages per commit script call
 
 # KEYS: source, sink, dead letters. ARGV: group, consumer, then per message: its id,
 # where its answer goes ("o" sink, "d" dead letters, "a" nowhere: only acknowledge),
@@ -292,22 +294,28 @@ class StreamPredictor:
 
     # -- answering --------------------------------------------------------------
     def _answer(self, messages: list[_Message]) -> tuple[int, int, int]:
-        """Predict the batch and commit answers, dead letters and acks in one script."""
+        """Predict the batch; commit answers, dead letters and acks with the script."""
         gone = [mid for mid, fields in messages if not fields]  # deleted while pending
         rows = parse_messages([m for m in messages if m[1]], self.model.signature)
         ids, prediction, rows = predict_rows(self.model, rows)
         outputs = output_fields(self.model, ids, prediction) if prediction is not None else []
-        args: list[str | bytes] = [self.config.group, self.config.consumer]
-        for mid, fields in zip(ids, outputs, strict=True):
-            _add(args, mid, "o", list(fields.items()))
-        for letter in rows.rejected:
-            _add(args, letter.message_id, "d", self._dead_fields(letter))
-        for mid in gone:
-            _add(args, mid, "a", [])
+        entries: list[list[str | bytes]] = [
+            _entry(mid, "o", list(fields.items())) for mid, fields in zip(ids, outputs, strict=True)
+        ]
+        entries.extend(_entry(x.message_id, "d", self._dead_fields(x)) for x in rows.rejected)
+        entries.extend(_entry(mid, "a", []) for mid in gone)
         keys = [self.config.stream, self.sink_stream, self.config.dead_letter]
-        with self._translate("writing answers and acknowledging (commit script)"):
-            sent, dead, lost = self._commit_script(keys=keys, args=args)
-        return int(sent), int(dead), int(lost)
+        totals = [0, 0, 0]
+        # Each message is answered and acknowledged atomically; slices keep one call's
+        # argument count modest whatever the batch size.
+        for start in range(0, len(entries), _COMMIT_SLICE):
+            args: list[str | bytes] = [self.config.group, self.config.consumer]
+            for entry in entries[start : start + _COMMIT_SLICE]:
+                args.extend(entry)
+            with self._translate("writing answers and acknowledging (commit script)"):
+                counts = self._commit_script(keys=keys, args=args)
+            totals = [a + int(b) for a, b in zip(totals, counts, strict=True)]
+        return totals[0], totals[1], totals[2]
 
     def _dead_fields(self, letter: Rejected) -> list[tuple[str | bytes, str | bytes]]:
         cfg = self.config
@@ -318,7 +326,10 @@ class StreamPredictor:
             ("reason", letter.reason),
         ]
         # Prefixed so an original field named "id" or "reason" cannot overwrite ours.
-        fields.extend((b"field:" + name, value) for name, value in letter.fields.items())
+        original = list(letter.fields.items())
+        fields.extend((b"field:" + name, value) for name, value in original[:_DEAD_FIELDS])
+        if len(original) > _DEAD_FIELDS:  # the commit script unpacks fields onto Lua's stack
+            fields.append(("fields_omitted", str(len(original) - _DEAD_FIELDS)))
         return fields
 
     @contextmanager
@@ -345,10 +356,12 @@ class StreamPredictor:
             ) from exc
 
 
-def _add(args: list[str | bytes], mid: str, where: str, fields: list[Any]) -> None:
-    args.extend((mid, where, str(len(fields))))
+def _entry(mid: str, where: str, fields: list[Any]) -> list[str | bytes]:
+    """One message's arguments for the commit script."""
+    entry: list[str | bytes] = [mid, where, str(len(fields))]
     for name, value in fields:
-        args.extend((name, value))
+        entry.extend((name, value))
+    return entry
 
 
 def _entries(reply: Any) -> list[_Message]:

@@ -28,8 +28,10 @@ def _table(summary: dict[str, Any]) -> Table:
         ),
         caption=(
             "req/s: answered requests per second; rows/s = req/s x rows per request. "
-            "p50/p99: wrk's latency percentiles. errors: non-2xx answers + socket errors. "
-            "vs floor / vs MLflow: req/s over theirs at the same request size."
+            "p50/p99: wrk's latency percentiles (of the best run). errors: non-2xx answers + "
+            "socket errors, all runs. "
+            "vs floor / vs MLflow: req/s over theirs at the same request size. "
+            "With --repeat, each side's best run counts."
         ),
     )
     table.add_column("side")
@@ -37,6 +39,9 @@ def _table(summary: dict[str, Any]) -> Table:
         table.add_column(header, justify="right")
     table.add_column("vs floor", justify="right")
     table.add_column("vs MLflow", justify="right")
+    spread = summary["repeat"] > 1
+    if spread:
+        table.add_column("req/s of\nevery run", justify="right")
     for rows in summary["row_counts"]:
         results = summary["results"][str(rows)]
         floor = (results.get("floor") or {}).get("rps")
@@ -45,20 +50,20 @@ def _table(summary: dict[str, Any]) -> Table:
             got = results.get(key)
             if got is None:
                 continue
-            if "error" in got:
-                table.add_row(label, str(rows), "failed", "", "", "", "", "", "")
-                continue
-            table.add_row(
+            cells = [
                 label,
                 str(rows),
                 f"{got['rps']:,.0f}",
                 f"{got['rps'] * rows:,.0f}",
                 f"{got['p50_ms']:.1f}",
                 f"{got['p99_ms']:.1f}",
-                f"{got['errors']:,}",
+                f"{got['errors_all_runs']:,}",
                 _ratio(got["rps"], floor),
                 _ratio(got["rps"], mlflow),
-            )
+            ]
+            if spread:
+                cells.append(", ".join(f"{v:,.0f}" for v in got["all_rps"]))
+            table.add_row(*cells)
         table.add_section()
     return table
 

@@ -6,7 +6,8 @@ with access logs off:
 
 - ``ours``: ``modelyard --home HOME serve bench@1 --port P --workers W`` (uvicorn,
   uvloop + httptools, adaptive batching on, the prediction log on: the defaults);
-  ``ours_nobatch`` adds ``--no-batching``. ``POST /v1/models/bench:predict``.
+  ``ours_nobatch`` adds ``--no-batching``, ``ours_nolog`` (not run unless named)
+  ``--no-log``. ``POST /v1/models/bench:predict``.
 - ``mlflow``: ``mlflow models serve -m DIR --env-manager local -w W`` from
   ``.venv-peers`` (its uvicorn; ``UVICORN_ACCESS_LOG=false``). ``POST /invocations``.
 - ``mlserver``: ``mlserver start DIR`` from ``.venv-peers`` with its scikit-learn
@@ -82,12 +83,11 @@ def _granian_flags(port: int, workers: int) -> list[str]:
     return ["--interface", "asgi", *listen, "--loop", "uvloop", "--no-ws", *_QUIET]
 
 
-def _ours(batching: bool) -> Callable[[Setup, int], ServerCommand]:
+def _ours(*flags: str) -> Callable[[Setup, int], ServerCommand]:
     def command(setup: Setup, port: int) -> ServerCommand:
         modelyard = Path(sys.executable).parent / "modelyard"
         argv = [str(modelyard), "--home", str(setup.home), "serve", setup.ref]
-        argv += ["--port", str(port), "--workers", str(setup.workers)]
-        argv += [] if batching else ["--no-batching"]
+        argv += ["--port", str(port), "--workers", str(setup.workers), *flags]
         return ServerCommand(argv, "/v2/health/ready", base_env(), setup.workdir)
 
     return command
@@ -174,8 +174,9 @@ PREDICT = f"/v1/models/{MODEL_NAME}:predict"
 SIDES = {
     side.key: side
     for side in (
-        Side("ours", "ours (batching on)", "ours", PREDICT, _ours(batching=True)),
-        Side("ours_nobatch", "ours (batching off)", "ours", PREDICT, _ours(batching=False)),
+        Side("ours", "ours (batching on)", "ours", PREDICT, _ours()),
+        Side("ours_nobatch", "ours (batching off)", "ours", PREDICT, _ours("--no-batching")),
+        Side("ours_nolog", "ours (no prediction log)", "ours", PREDICT, _ours("--no-log")),
         Side("mlflow", "MLflow models serve", "mlflow", "/invocations", _mlflow),
         Side(
             "mlserver",

@@ -41,133 +41,32 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import signal
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 from typing import Any
 
 from rich.console import Console
 
-from benchmarks._serving_model import FittedModel, fit_model, register_ours, request_bodies
-from benchmarks._serving_model import write_peer_files as write_model_files
 from benchmarks._serving_procs import ServerError, free_port, running
 from benchmarks._serving_report import render
-from benchmarks._serving_sides import REPO_ROOT, SIDES, Setup, Side, base_env, write_mlserver_model
-from benchmarks._serving_wrk import Load, LoadError, require_wrk, run_wrk, write_script
+from benchmarks._serving_setup import (
+    ROW_COUNTS,
+    BenchmarkError,
+    check_answers,
+    prepare,
+    write_bodies,
+)
+from benchmarks._serving_sides import REPO_ROOT, SIDES, Setup, Side
+from benchmarks._serving_wrk import Load, LoadError, require_wrk, run_wrk
 
-ROW_COUNTS = (1, 100)
 DEFAULT_SIDES = ("floor", "ours", "ours_nobatch", "mlflow", "mlserver")
 GRANIAN_SIDES = ("floor_granian", "ours_granian")
 OPTIONAL_SIDES = frozenset({"mlserver"})
 LOAD_LIMIT = 3.0
-
-
-class BenchmarkError(RuntimeError):
-    """A required side failed, answered wrongly, or a tool is missing."""
-
-
-def _peer_run(peers_bin: Path, module: str, *args: str) -> dict[str, Any]:
-    command = [str(peers_bin / "python"), "-m", module, *args]
-    done = subprocess.run(
-        command, env=base_env(), cwd=REPO_ROOT, capture_output=True, text=True, check=False
-    )
-    lines = done.stdout.strip().splitlines()
-    if done.returncode != 0 or not lines:
-        raise BenchmarkError(f"{' '.join(command)} failed:\n{done.stderr[-3000:]}")
-    result: dict[str, Any] = json.loads(lines[-1])
-    return result
-
-
-def prepare(
-    workdir: Path, peers_bin: Path, sides: list[str], workers: int
-) -> tuple[Setup, FittedModel, dict[str, Any]]:
-    """Fit the model, register it in a fresh home, write MLflow's and MLServer's folders."""
-    import sklearn
-
-    fitted = fit_model()
-    registered = register_ours(fitted, workdir / "home")
-    files = write_model_files(fitted, workdir / "peer-files")
-    info: dict[str, Any] = {"ref": registered["ref"], "formats": registered["formats"]}
-    mlflow_model = mlserver_model = None
-    if "mlflow" in sides:
-        mlflow_model = workdir / "mlflow-model"
-        saved = _peer_run(
-            peers_bin,
-            "benchmarks._serving_mlflow",
-            str(files["pickle"]),
-            str(files["example"]),
-            str(mlflow_model),
-            sklearn.__version__,
-        )
-        info["versions"] = saved
-    if "mlserver" in sides:
-        mlserver_model = write_mlserver_model(files["joblib"], workdir / "mlserver")
-    setup = Setup(
-        workdir=workdir,
-        home=workdir / "home",
-        ref=registered["ref"],
-        workers=workers,
-        peers_bin=peers_bin,
-        mlflow_model=mlflow_model,
-        mlserver_model=mlserver_model,
-    )
-    return setup, fitted, info
-
-
-def write_bodies(
-    fitted: FittedModel, workdir: Path
-) -> tuple[dict[int, dict[str, Path]], dict[int, list[str]]]:
-    """Body files per row count and protocol, and the labels each must get back."""
-    bodies: dict[int, dict[str, Path]] = {}
-    expected: dict[int, list[str]] = {}
-    folder = workdir / "bodies"
-    folder.mkdir()
-    for rows in ROW_COUNTS:
-        sample = fitted.sample.head(rows)
-        bodies[rows] = {}
-        for protocol, data in request_bodies(sample).items():
-            path = folder / f"{protocol}-{rows}.json"
-            path.write_bytes(data)
-            write_script(path)
-            bodies[rows][protocol] = path
-        expected[rows] = [str(v) for v in fitted.pipeline.predict(sample)]
-    return bodies, expected
-
-
-def _labels(protocol: str, answer: dict[str, Any]) -> list[str]:
-    if protocol == "mlserver":
-        return [str(v) for v in answer["outputs"][0]["data"]]
-    return [str(v) for v in answer["predictions"]]
-
-
-def check_answers(
-    side: Side, url: str, bodies: dict[int, dict[str, Path]], expected: dict[int, list[str]]
-) -> None:
-    """POST each body once; the labels must be the pipeline's own.
-
-    Raises:
-        BenchmarkError: A non-200 answer or different labels.
-    """
-    for rows, paths in bodies.items():
-        request = urllib.request.Request(
-            url,
-            data=paths[side.protocol].read_bytes(),
-            headers={"Content-Type": "application/json"},
-        )
-        try:
-            with urllib.request.urlopen(request, timeout=60) as response:
-                answer = json.loads(response.read())
-        except OSError as exc:
-            raise BenchmarkError(f"{side.label}: {rows}-row request failed: {exc}") from exc
-        if side.protocol != "floor" and _labels(side.protocol, answer) != expected[rows]:
-            raise BenchmarkError(
-                f"{side.label}: {rows}-row answer {str(answer)[:300]} does not hold the "
-                f"pipeline's labels {expected[rows][:10]}"
-            )
 
 
 def measure_side(
@@ -195,14 +94,6 @@ def measure_side(
     return results
 
 
-def _better(old: dict[str, Any] | None, new: dict[str, Any]) -> dict[str, Any]:
-    if old is None or "error" in old:
-        return new
-    if "error" in new:
-        return old
-    return new if new["rps"] > old["rps"] else old
-
-
 def run_all(
     sides: list[str],
     setup: Setup,
@@ -211,13 +102,15 @@ def run_all(
     load: Load,
     repeat: int,
     console: Console,
-) -> tuple[dict[str, dict[str, Any]], dict[str, str]]:
-    """Every side ``repeat`` times, alternating; the best run of each (by req/s)."""
-    results: dict[str, dict[str, Any]] = {str(rows): {} for rows in ROW_COUNTS}
+) -> tuple[dict[str, dict[str, list[dict[str, Any]]]], dict[str, str]]:
+    """Every side ``repeat`` times, alternating: every run by row count and side."""
+    runs: dict[str, dict[str, list[dict[str, Any]]]] = {str(rows): {} for rows in ROW_COUNTS}
     skipped: dict[str, str] = {}
     for attempt in range(1, repeat + 1):
         for key in sides:
             side = SIDES[key]
+            if key in skipped:
+                continue
             with console.status(f"{side.label}, run {attempt}/{repeat}..."):
                 try:
                     measured = measure_side(side, setup, bodies, expected, load)
@@ -227,9 +120,21 @@ def run_all(
                     skipped[key] = str(exc).splitlines()[0][:300]
                     continue
             for rows, result in measured.items():
-                bucket = results[str(rows)]
-                bucket[key] = _better(bucket.get(key), result)
-    return results, skipped
+                runs[str(rows)].setdefault(key, []).append(result)
+    return runs, skipped
+
+
+def best_runs(runs: dict[str, dict[str, list[dict[str, Any]]]]) -> dict[str, dict[str, Any]]:
+    """Each side's run with the most req/s, with every run's req/s and all errors added."""
+    best: dict[str, dict[str, Any]] = {}
+    for rows, sides in runs.items():
+        best[rows] = {}
+        for key, results in sides.items():
+            chosen = dict(max(results, key=lambda r: r["rps"]))
+            chosen["all_rps"] = [round(r["rps"], 1) for r in results]
+            chosen["errors_all_runs"] = sum(r["errors"] for r in results)
+            best[rows][key] = chosen
+    return best
 
 
 def summarize(
@@ -249,7 +154,7 @@ def summarize(
     }
     formats = info["formats"]
     ours_errors = sum(
-        results[str(rows)][key]["errors"]
+        results[str(rows)][key]["errors_all_runs"]
         for rows in ROW_COUNTS
         for key in sides
         if key.startswith("ours") and key in results[str(rows)]
@@ -369,15 +274,17 @@ def _measure(args: argparse.Namespace, sides: list[str], console: Console) -> di
         with console.status("fitting and registering the model..."):
             setup, fitted, info = prepare(workdir, args.peers / "bin", sides, args.workers)
             bodies, expected = write_bodies(fitted, workdir)
-        results, skipped = run_all(sides, setup, bodies, expected, load, args.repeat, console)
+        runs, skipped = run_all(sides, setup, bodies, expected, load, args.repeat, console)
     finally:
         if args.keep:
             console.print(f"work folder (logs): {workdir}")
         else:
-            subprocess.run(["rm", "-rf", str(workdir)], check=False)
+            shutil.rmtree(workdir, ignore_errors=True)
     measured = [s for s in sides if s not in skipped]
-    summary = summarize(results, info, measured, setup, load)
-    summary.update(skipped=skipped, loadavg_before=list(loadavg), quick=args.quick)
+    summary = summarize(best_runs(runs), info, measured, setup, load)
+    summary.update(
+        skipped=skipped, loadavg_before=list(loadavg), quick=args.quick, repeat=args.repeat
+    )
     return summary
 
 

@@ -4,6 +4,8 @@ No framework, no routing, no parsing: it reads the request body to the end (so i
 receives the same bytes a model server does) and answers ``200`` with a fixed
 body shaped like ours for one row. Run on the same server stack and flags as
 ours, it is what the server alone costs: no model server can be faster.
+:func:`make_starlette_app` gives the same answer from one Starlette route: the
+``starlette`` side (run only when named) shows what the framework adds.
 """
 
 from __future__ import annotations
@@ -43,3 +45,21 @@ async def app(scope: Scope, receive: Receive, send: Send) -> None:
         more = message.get("more_body", False) and message["type"] == "http.request"
     await send(_START)
     await send(_BODY)
+
+
+def make_starlette_app() -> Any:
+    """The same answer from one Starlette route (uvicorn ``--factory``; a side run if named)."""
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import Response
+    from starlette.routing import Route
+
+    async def predict(request: Request) -> Response:
+        await request.body()
+        return Response(BODY, media_type="application/json")
+
+    routes = [
+        Route("/v1/models/{name}:predict", predict, methods=["POST"]),
+        Route("/", predict, methods=["GET"]),  # the readiness probe
+    ]
+    return Starlette(routes=routes)

@@ -75,13 +75,18 @@ def _verdict(met: bool) -> str:
 def render(summary: dict[str, Any], console: Console) -> None:
     """Print the table, the registered formats, each target's verdict and the skipped sides."""
     console.print(_table(summary))
-    formats = summary["ours_formats"]
+    versions, labels = summary["versions"], summary["labels"]
+    peers = [
+        f"{name} {versions[key]}"
+        for key, name in (("mlflow", "MLflow"), ("mlserver", "MLServer"))
+        if key in labels and key in versions
+    ]
+    same = f"; {' and '.join(peers)} serve the same fitted pipeline" if peers else ""
     console.print(
         f"ours serves {summary['ref']} from its {summary['served_format']!r} package "
-        f"(packaged formats: {', '.join(formats)}); MLflow {summary['versions'].get('mlflow', '?')} "
-        f"and MLServer {summary['versions'].get('mlserver', '?')} run the same fitted "
-        f"pipeline (scikit-learn {summary['versions'].get('sklearn', '?')}); every side's "
-        "answers to both bodies were checked against the pipeline's own predictions first."
+        f"(packaged: {', '.join(summary['ours_formats'])}){same} (scikit-learn "
+        f"{versions.get('sklearn', summary['sklearn'])}); every server's answers to both "
+        "bodies were checked against the pipeline's own labels first."
     )
     for name, note in summary["skipped"].items():
         console.print(f"[yellow]skipped {name}:[/yellow] {note}")

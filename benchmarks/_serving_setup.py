@@ -50,6 +50,7 @@ def prepare(
     registered = register_ours(fitted, workdir / "home")
     files = write_model_files(fitted, workdir / "peer-files")
     info: dict[str, Any] = {"ref": registered["ref"], "formats": registered["formats"]}
+    info["sklearn"] = sklearn.__version__
     mlflow_model = mlserver_model = None
     if "mlflow" in sides:
         mlflow_model = workdir / "mlflow-model"

@@ -12,7 +12,8 @@ with access logs off:
   ``.venv-peers`` (its uvicorn; ``UVICORN_ACCESS_LOG=false``). ``POST /invocations``.
 - ``mlserver``: ``mlserver start DIR`` from ``.venv-peers`` with its scikit-learn
   runtime, ``parallel_workers: 0``, ``debug: false``. ``POST /v2/models/bench/infer``.
-- ``floor``: :mod:`benchmarks._serving_floor` on uvicorn with ours' flags.
+- ``floor``: :mod:`benchmarks._serving_floor` on uvicorn with ours' flags;
+  ``starlette`` (not run unless named): the same answer from one Starlette route.
 - ``ours_granian`` and ``floor_granian`` (``--granian``): the same two apps on granian
   (``--loop uvloop``, W workers), for the choice of ASGI server.
 """
@@ -95,6 +96,17 @@ def _ours(*flags: str) -> Callable[[Setup, int], ServerCommand]:
 
 def _floor(setup: Setup, port: int) -> ServerCommand:
     argv = [sys.executable, "-m", "uvicorn", "benchmarks._serving_floor:app"]
+    return ServerCommand(argv + _uvicorn_flags(port, setup.workers), "/", base_env(), REPO_ROOT)
+
+
+def _starlette(setup: Setup, port: int) -> ServerCommand:
+    argv = [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "--factory",
+        "benchmarks._serving_floor:make_starlette_app",
+    ]
     return ServerCommand(argv + _uvicorn_flags(port, setup.workers), "/", base_env(), REPO_ROOT)
 
 
@@ -186,6 +198,7 @@ SIDES = {
             _mlserver,
         ),
         Side("floor", "floor (bare ASGI)", "floor", "/", _floor),
+        Side("starlette", "one Starlette route", "floor", PREDICT, _starlette),
         Side("ours_granian", "ours on granian", "ours", PREDICT, _ours_granian),
         Side("floor_granian", "floor on granian", "floor", "/", _floor_granian),
     )

@@ -173,6 +173,7 @@ def summarize(
         },
         "served_format": "onnx" if "blob" in formats.get("onnx", {}) else next(iter(formats)),
         "versions": info.get("versions", {}),
+        "sklearn": info["sklearn"],
         "workers": setup.workers,
         "cpu_count": os.cpu_count(),
         "load": {

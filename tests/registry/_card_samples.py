@@ -1,4 +1,5 @@
-"""Realistic model-card inputs for the card tests: versions, evaluations, gates, datasets.
+"""Realistic model-card inputs for the card tests: versions, evaluations, gates, datasets,
+and the two full cards (binary, regression) with the chart captions they must show.
 
 Curves come from scikit-learn on seeded synthetic scores, so they have the shapes
 a real evaluation stores (thresholded ROC/PR steps, binned calibration, ...).
@@ -12,9 +13,30 @@ import numpy as np
 from sklearn.calibration import calibration_curve
 from sklearn.metrics import confusion_matrix, precision_recall_curve, roc_curve
 
+from modelyard.registry.card import ModelCard, render_card
 from modelyard.registry.entities import ModelVersion
 
 FEATURES = ("tenure", "monthly_charges", "contract", "support_calls", "region")
+BINARY_CAPTIONS = (
+    "Metrics on the holdout with 95% bootstrap confidence intervals",
+    "ROC curve",
+    "Precision-recall curve",
+    "Calibration (Brier score 0.14)",
+    "Confusion matrix (colour: share of the actual class)",
+    "Rates per group of region",
+    "Permutation importance (top 5 of 5 features)",
+    "Partial dependence on tenure",
+    "Partial dependence on monthly_charges",
+    "Partial dependence on contract",
+    "SHAP feature attribution (top 5 of 5 features)",
+)
+REGRESSION_CAPTIONS = (
+    "Metrics on the holdout with 95% bootstrap confidence intervals",
+    "Residual distribution",
+    "Predicted vs actual",
+    "Permutation importance (top 2 of 2 features)",
+    "Partial dependence on sqft",
+)
 
 
 def binary_evaluation(
@@ -322,3 +344,19 @@ def version(
         gates=gates_doc,
         aliases=("champion",),
     )
+
+
+def binary_card() -> ModelCard:
+    """The card of a fully evaluated binary version with passed gates and its dataset."""
+    full = version(evaluation=binary_evaluation(), gates_doc=gates())
+    return render_card(
+        full,
+        dataset=dataset(),
+        intended_use="Rank accounts by churn risk.\n\nNot for pricing decisions.",
+        limitations=["Trained on EU customers only"],
+    )
+
+
+def regression_card() -> ModelCard:
+    """The card of a fully evaluated regression version (no gates, no dataset)."""
+    return render_card(version(task="regression", evaluation=regression_evaluation()))

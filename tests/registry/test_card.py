@@ -16,37 +16,17 @@ from modelyard.exceptions import ValidationError
 from modelyard.registry.card import CARD_SECTIONS, ModelCard, render_card, write_card
 from tests.registry import _card_samples as samples
 
-BINARY_CAPTIONS = (
-    "Metrics on the holdout with 95% bootstrap confidence intervals",
-    "ROC curve",
-    "Precision-recall curve",
-    "Calibration (Brier score 0.14)",
-    "Confusion matrix (colour: share of the actual class)",
-    "Rates per group of region",
-    "Permutation importance (top 5 of 5 features)",
-    "Partial dependence on tenure",
-    "Partial dependence on monthly_charges",
-    "Partial dependence on contract",
-    "SHAP feature attribution (top 5 of 5 features)",
-)
 HOSTILE = "<script>alert(1)</script>"
 
 
 @pytest.fixture(scope="module")
 def binary_card() -> ModelCard:
-    version = samples.version(evaluation=samples.binary_evaluation(), gates_doc=samples.gates())
-    return render_card(
-        version,
-        dataset=samples.dataset(),
-        intended_use="Rank accounts by churn risk.\n\nNot for pricing decisions.",
-        limitations=["Trained on EU customers only"],
-    )
+    return samples.binary_card()
 
 
 @pytest.fixture(scope="module")
 def regression_card() -> ModelCard:
-    version = samples.version(task="regression", evaluation=samples.regression_evaluation())
-    return render_card(version)
+    return samples.regression_card()
 
 
 def captions(html: str) -> list[str]:
@@ -79,10 +59,10 @@ def test_header_shows_version_facts_and_gate_badge(binary_card: ModelCard) -> No
 
 def test_full_binary_evaluation_draws_eleven_charts(binary_card: ModelCard) -> None:
     html = binary_card.html
-    assert html.count('<figure class="chart"><svg ') == len(BINARY_CAPTIONS)
-    assert captions(html) == list(BINARY_CAPTIONS)
+    assert html.count('<figure class="chart"><svg ') == len(samples.BINARY_CAPTIONS)
+    assert captions(html) == list(samples.BINARY_CAPTIONS)
     svgs = markdown_svgs(binary_card.markdown)
-    assert len(svgs) == len(BINARY_CAPTIONS)
+    assert len(svgs) == len(samples.BINARY_CAPTIONS)
     for svg in svgs:  # standalone documents: well-formed, namespaced, with drawn paths
         root = ET.fromstring(svg)
         assert root.tag == "{http://www.w3.org/2000/svg}svg"
@@ -121,13 +101,7 @@ def test_sections_carry_checks_gates_packaging_lineage(binary_card: ModelCard) -
 
 
 def test_regression_card_has_residual_charts_and_no_roc(regression_card: ModelCard) -> None:
-    assert captions(regression_card.html) == [
-        "Metrics on the holdout with 95% bootstrap confidence intervals",
-        "Residual distribution",
-        "Predicted vs actual",
-        "Permutation importance (top 2 of 2 features)",
-        "Partial dependence on sqft",
-    ]
+    assert captions(regression_card.html) == list(samples.REGRESSION_CAPTIONS)
     assert "ROC" not in regression_card.html
     assert "Confusion matrix" not in regression_card.html
     assert "<dt>Residual p95</dt>" in regression_card.html

@@ -17,32 +17,12 @@ import pytest
 from PIL import Image
 from playwright.sync_api import Browser, ConsoleMessage, Route, sync_playwright
 
-from modelyard.registry.card import ModelCard, render_card, write_card
+from modelyard.registry.card import ModelCard, write_card
 from tests.registry import _card_samples as samples
 
 pytestmark = pytest.mark.slow  # launching a browser and rendering two full cards: ~6 s
 
 CHROMIUM = Path("/usr/bin/chromium")
-BINARY_CAPTIONS = [
-    "Metrics on the holdout with 95% bootstrap confidence intervals",
-    "ROC curve",
-    "Precision-recall curve",
-    "Calibration (Brier score 0.14)",
-    "Confusion matrix (colour: share of the actual class)",
-    "Rates per group of region",
-    "Permutation importance (top 5 of 5 features)",
-    "Partial dependence on tenure",
-    "Partial dependence on monthly_charges",
-    "Partial dependence on contract",
-    "SHAP feature attribution (top 5 of 5 features)",
-]
-REGRESSION_CAPTIONS = [
-    "Metrics on the holdout with 95% bootstrap confidence intervals",
-    "Residual distribution",
-    "Predicted vs actual",
-    "Permutation importance (top 2 of 2 features)",
-    "Partial dependence on sqft",
-]
 
 
 @pytest.fixture(scope="module")
@@ -60,23 +40,19 @@ def browser() -> Iterator[Browser]:
             launched.close()
 
 
-def binary_card() -> ModelCard:
-    version = samples.version(evaluation=samples.binary_evaluation(), gates_doc=samples.gates())
-    return render_card(version, dataset=samples.dataset(), limitations=["EU customers only"])
-
-
-def regression_card() -> ModelCard:
-    version = samples.version(task="regression", evaluation=samples.regression_evaluation())
-    return render_card(version)
-
-
 @pytest.mark.parametrize(
     ("make_card", "expected"),
-    [(binary_card, BINARY_CAPTIONS), (regression_card, REGRESSION_CAPTIONS)],
+    [
+        (samples.binary_card, samples.BINARY_CAPTIONS),
+        (samples.regression_card, samples.REGRESSION_CAPTIONS),
+    ],
     ids=["binary", "regression"],
 )
 def test_card_charts_render_offline_in_chromium(
-    browser: Browser, tmp_path: Path, make_card: Callable[[], ModelCard], expected: list[str]
+    browser: Browser,
+    tmp_path: Path,
+    make_card: Callable[[], ModelCard],
+    expected: tuple[str, ...],
 ) -> None:
     path = write_card(make_card(), tmp_path / "card.html")
     context = browser.new_context(offline=True, viewport={"width": 1200, "height": 900})
@@ -104,7 +80,7 @@ def test_card_charts_render_offline_in_chromium(
     try:
         assert page.title() == "Model card: churn@3"
         charts = page.locator("figure.chart")
-        assert charts.locator("figcaption").all_inner_texts() == expected
+        assert charts.locator("figcaption").all_inner_texts() == list(expected)
         assert page.locator("figure.chart svg").count() == len(expected)
         for index in range(len(expected)):
             svg = charts.nth(index).locator("svg")

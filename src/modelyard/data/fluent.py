@@ -11,15 +11,14 @@ from typing import Any
 
 import pyarrow as pa
 
-from modelyard._utils.process_default import ProcessDefault
-from modelyard.config import load_settings
+from modelyard._utils.default_client import DefaultClient
 from modelyard.data.client import DataClient
 from modelyard.data.dataset import Dataset
 from modelyard.data.report import ValidationReport
 
 __all__ = ["append", "connect", "get", "get_client", "ingest", "list_datasets", "query", "validate"]
 
-_default: ProcessDefault[DataClient] = ProcessDefault(DataClient.close)
+_default = DefaultClient(DataClient.from_settings, DataClient.close)
 
 
 def connect(
@@ -31,19 +30,18 @@ def connect(
     mask_key: bytes | str | None = None,
 ) -> DataClient:
     """Make (and return) the default data client for this process."""
-    settings = load_settings(
+    return _default.connect(
         home=home,
         db_url=db_url,
         artifacts_url=artifacts_url,
         master_key=master_key,
         mask_key=mask_key,
     )
-    return _default.set(DataClient.from_settings(settings))
 
 
 def get_client() -> DataClient:
     """The default data client (built from the settings on first use, again after a fork)."""
-    return _default.get(connect)
+    return _default.get()
 
 
 def ingest(source: Any, name: str, **options: Any) -> Dataset:

@@ -17,8 +17,8 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 import pyarrow as pa
 
 from modelyard.data._stream_rows import build_batch
+from modelyard.data.consumer_group import import_redis, redact_url
 from modelyard.data.sources import Source, SourceOptions
-from modelyard.data.stream import _import_redis, _redact_url
 from modelyard.exceptions import StoreError, ValidationError
 
 __all__ = ["RedisStreamSource"]
@@ -37,19 +37,19 @@ class RedisStreamSource(Source):
         stream = params.pop("stream", "")
         if not stream:
             raise ValidationError(
-                f"name the stream to read: {_redact_url(url)}?stream=NAME "
+                f"name the stream to read: {redact_url(url)}?stream=NAME "
                 "(for continuous ingestion use `modelyard data consume`)"
             )
         self._url = parts._replace(query=urlencode(params)).geturl()
         self.stream = stream
-        super().__init__("redis_stream", _redact_url(url), options)
+        super().__init__("redis_stream", redact_url(url), options)
 
     def describe(self) -> dict[str, Any]:
         """What this source was, for the version's lineage (no password)."""
         return {**super().describe(), "stream": self.stream}
 
     def batches(self) -> Iterator[pa.RecordBatch]:
-        redis = _import_redis()
+        redis = import_redis()
         client = redis.Redis.from_url(self._url, socket_connect_timeout=5)
         try:
             yield from self._read(client)

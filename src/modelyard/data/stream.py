@@ -9,7 +9,9 @@ committing (a redelivery after a crash between commit and XACK, or a reclaim of 
 consumer's messages). Messages left pending by a consumer that died are reclaimed with
 XAUTOCLAIM once idle for ``claim_idle_ms``. A message that cannot become a row goes to
 the dead-letter stream with the reason, acknowledged in the same MULTI/EXEC as that
-write (a crash before it may write the dead letter twice, never lose it).
+write (a crash before it may write the dead letter twice, never lose it). The
+consumer-group plumbing (connection, group, reads, errors) is
+:class:`~modelyard.data.consumer_group.RedisConsumerGroup`.
 
 redis-py is optional: ``pip install 'modelyard[redis]'``.
 
@@ -22,37 +24,23 @@ Example::
 
 from __future__ import annotations
 
-import os
-import re
-import socket
 import threading
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
-from types import ModuleType, TracebackType
-from typing import TYPE_CHECKING, Any, Protocol, cast
-from urllib.parse import urlsplit
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from typing import Protocol
 
 import pyarrow as pa
 
 from modelyard.data._stream_rows import MESSAGE_ID_COLUMN, Batch, DeadLetter, build_batch
-from modelyard.exceptions import (
-    ConfigError,
-    ConflictError,
-    MissingDependencyError,
-    StoreError,
-    ValidationError,
+from modelyard.data.consumer_group import (
+    ConsumerConfig,
+    Message,
+    RedisConsumerGroup,
+    newest_id,
 )
-
-if TYPE_CHECKING:
-    from redis import Redis
+from modelyard.exceptions import ConflictError, ValidationError
 
 __all__ = ["MESSAGE_ID_COLUMN", "ConsumerConfig", "ConsumerStats", "StreamConsumer", "StreamSink"]
-
-_START_ID = re.compile(r"\$|\d+(-\d+)?")
-_DAY_MS = 86_400_000
-_LIMITS = (("batch_size", 1, 100_000), ("block_ms", 0, _DAY_MS), ("claim_idle_ms", 1, _DAY_MS))
-_Message = tuple[str, Mapping[bytes, bytes]]
 
 
 class StreamSink(Protocol):
@@ -77,55 +65,6 @@ class StreamSink(Protocol):
         ...
 
 
-@dataclass(frozen=True)
-class ConsumerConfig:
-    """Where and how a :class:`StreamConsumer` reads.
-
-    Args:
-        stream: The Redis stream key.
-        group: The consumer group (created at ``start_id`` if missing).
-        consumer: This consumer's name in the group (default ``<hostname>-<pid>``).
-        batch_size: Most messages per micro-batch (1 to 100,000).
-        block_ms: How long a read waits for new messages; 0 does not wait (up to a day).
-        claim_idle_ms: Pending messages idle this long are taken over from their
-            consumer; keep it well above the time a batch takes to commit.
-        dead_letter: Stream for messages that cannot become rows
-            (default ``<stream>:dead-letter``).
-        start_id: Where a new group starts: ``"0"`` (everything), ``"$"`` (new only), or an id.
-
-    Raises:
-        ConfigError: A value is empty or out of range.
-    """
-
-    stream: str
-    group: str
-    consumer: str = field(default_factory=lambda: f"{socket.gethostname()}-{os.getpid()}")
-    batch_size: int = 500
-    block_ms: int = 1000
-    claim_idle_ms: int = 30_000
-    dead_letter: str = ""
-    start_id: str = "0"
-
-    def __post_init__(self) -> None:
-        for name in ("stream", "group", "consumer", "start_id"):
-            if not isinstance(getattr(self, name), str) or not getattr(self, name):
-                raise ConfigError(f"consumer config: {name} must be a non-empty string")
-        for name, low, high in _LIMITS:
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-                raise ConfigError(
-                    f"{name}={value!r} is out of range; use a whole number from {low} to {high}"
-                )
-        if not _START_ID.fullmatch(self.start_id):
-            raise ConfigError(
-                f"start_id={self.start_id!r} is not '0', '$' or a stream id like '1700000000000-0'"
-            )
-        if not self.dead_letter:
-            object.__setattr__(self, "dead_letter", f"{self.stream}:dead-letter")
-        if self.dead_letter == self.stream:
-            raise ConfigError(f"dead_letter must differ from the stream {self.stream!r}")
-
-
 @dataclass
 class ConsumerStats:
     """Running totals of one consumer.
@@ -145,7 +84,7 @@ class ConsumerStats:
     last_id: str | None = None
 
 
-class StreamConsumer:
+class StreamConsumer(RedisConsumerGroup):
     """Reads one stream through a consumer group and commits micro-batches to a sink.
 
     Not thread-safe: run one consumer per thread or process (same group, distinct
@@ -173,26 +112,10 @@ class StreamConsumer:
         *,
         dtypes: Mapping[str, pa.DataType] | None = None,
     ) -> None:
-        self._redis = _import_redis()
-        self._url = _redact_url(redis_url)
         self._sink = sink
-        self._config = config
         self._dtypes = _check_dtypes(dtypes or {})
-        self._claim_cursor = "0-0"
         self.stats = ConsumerStats()
-        try:
-            self._client: Redis = self._redis.Redis.from_url(
-                redis_url,
-                socket_connect_timeout=5,
-                socket_timeout=config.block_ms / 1000 + 10,  # a blocking read must not time out
-            )
-        except ValueError as exc:
-            raise ConfigError(f"invalid Redis URL {self._url}: {exc}", url=self._url) from None
-        try:
-            self._create_group()
-        except BaseException:
-            self.close()
-            raise
+        super().__init__(redis_url, config, purpose="Redis stream ingestion")
 
     def poll_once(self) -> int:
         """Handle one micro-batch: reclaim, read, convert, commit, then acknowledge.
@@ -204,11 +127,7 @@ class StreamConsumer:
             StoreError: Redis failed; whatever the sink raises when a commit fails
                 (nothing is acknowledged then, and the batch is redelivered later).
         """
-        claimed = self._reclaim()
-        room = self._config.batch_size - len(claimed)
-        # Reclaimed work is ready now: only wait for new messages when there is none.
-        fresh = self._read(room, wait=not claimed) if room > 0 else []
-        messages = list(dict(claimed + fresh).items())
+        messages, claimed = self._next_batch()
         if not messages:
             return 0
         ids = [message_id for message_id, _ in messages]
@@ -221,9 +140,7 @@ class StreamConsumer:
         stats.committed_rows += batch.table.num_rows if batch.table is not None else 0
         stats.dead_lettered += len(batch.dead)
         stats.batches += 1
-        newest = max(ids, key=_id_key)
-        if stats.last_id is None or _id_key(newest) > _id_key(stats.last_id):
-            stats.last_id = newest
+        stats.last_id = newest_id(ids, stats.last_id)
         return len(messages)
 
     def run(
@@ -248,65 +165,9 @@ class StreamConsumer:
                 on_batch(replace(self.stats))
         return replace(self.stats)
 
-    def close(self) -> None:
-        """Release the Redis connection (idempotent)."""
-        client = getattr(self, "_client", None)
-        if client is not None:
-            client.close()
-
-    def __enter__(self) -> StreamConsumer:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
-
-    def _create_group(self) -> None:
-        cfg = self._config
-        with self._translate("creating the consumer group"):
-            try:
-                self._client.xgroup_create(cfg.stream, cfg.group, id=cfg.start_id, mkstream=True)
-            except self._redis.ResponseError as exc:
-                if "BUSYGROUP" not in str(exc):  # BUSYGROUP: it exists, which is what we want
-                    raise
-
-    def _reclaim(self) -> list[_Message]:
-        cfg = self._config
-        with self._translate("reclaiming idle pending messages (XAUTOCLAIM)"):
-            reply = self._client.xautoclaim(
-                cfg.stream,
-                cfg.group,
-                cfg.consumer,
-                cfg.claim_idle_ms,
-                start_id=self._claim_cursor,
-                count=cfg.batch_size,
-            )
-        self._claim_cursor = _text(reply[0])  # resume the scan of the pending list next poll
-        return [(_text(mid), fields) for mid, fields in reply[1] if fields is not None]
-
-    def _read(self, count: int, *, wait: bool) -> list[_Message]:
-        cfg = self._config
-        block = cfg.block_ms if wait and cfg.block_ms > 0 else None  # BLOCK 0 means forever
-        with self._translate("reading new messages (XREADGROUP)"):
-            reply = cast(
-                "list[Any] | dict[Any, Any]",
-                self._client.xreadgroup(
-                    cfg.group, cfg.consumer, {cfg.stream: ">"}, count=count, block=block
-                ),
-            )
-        if isinstance(reply, dict):  # RESP3 (protocol=3 in the URL): {stream: [entries]}
-            chunks = [entries for value in reply.values() for entries in value]
-        else:  # RESP2: [[stream, entries]]
-            chunks = [entries for _, entries in reply]
-        return [(_text(mid), fields) for entries in chunks for mid, fields in entries]
-
-    def _commit(self, messages: list[_Message]) -> tuple[set[str], Batch]:
+    def _commit(self, messages: list[Message]) -> tuple[set[str], Batch]:
         """Commit the new rows; returns the ids already committed and the batch."""
-        stream = self._config.stream
+        stream = self.config.stream
         done = self._sink.committed_ids(stream, [mid for mid, _ in messages])
         batch = build_batch(
             [m for m in messages if m[0] not in done], self._sink.schema, self._dtypes
@@ -329,76 +190,14 @@ class StreamConsumer:
         return done, batch
 
     def _acknowledge(self, ids: list[str], dead: list[DeadLetter]) -> None:
-        cfg = self._config
+        cfg = self.config
         with self._translate("writing dead letters and acknowledging (XADD, XACK)"):
             pipe = self._client.pipeline(transaction=True)
             for letter in dead:
-                entry: dict[str | bytes, str | bytes] = {
-                    "id": letter.message_id,
-                    "stream": cfg.stream,
-                    "group": cfg.group,
-                    "reason": letter.reason,
-                }
-                # Prefixed so an original field named "id" or "reason" cannot overwrite ours.
-                entry.update({b"field:" + name: value for name, value in letter.fields.items()})
+                entry = dict(self._dead_letter_fields(letter, letter.fields.items()))
                 pipe.xadd(cfg.dead_letter, entry)  # type: ignore[arg-type]
             pipe.xack(cfg.stream, cfg.group, *ids)
             pipe.execute()
-
-    @contextmanager
-    def _translate(self, action: str) -> Iterator[None]:
-        """Turn redis-py errors into StoreError naming the (password-free) URL."""
-        redis = self._redis
-        details = {"url": self._url, "stream": self._config.stream, "group": self._config.group}
-        try:
-            yield
-        except (redis.AuthenticationError, _authorization_error(redis)) as exc:
-            raise StoreError(
-                f"Redis at {self._url} refused access while {action}: {exc}; "
-                "check the username and password in the URL",
-                **details,
-            ) from exc
-        except (redis.ConnectionError, redis.TimeoutError) as exc:
-            raise StoreError(
-                f"cannot reach Redis at {self._url} while {action}: {exc}; check that the "
-                "server is running and that the host, port and scheme (rediss:// for TLS) are right",
-                **details,
-            ) from exc
-        except redis.RedisError as exc:
-            raise StoreError(
-                f"Redis at {self._url} failed while {action} on stream {self._config.stream!r}, "
-                f"group {self._config.group!r}: {exc}{_hint(str(exc))}",
-                **details,
-            ) from exc
-
-
-def _redact_url(url: str) -> str:
-    """``url`` with any password (in the user part or the query) replaced by ``***``."""
-    try:
-        parts = urlsplit(url)
-        has_password = parts.password is not None
-    except ValueError:
-        return "<unparseable Redis URL>"
-    netloc = parts.netloc
-    if has_password:
-        netloc = f"{parts.username or ''}:***@{netloc.rpartition('@')[2]}"
-    query = "&".join(
-        f"{pair.partition('=')[0]}=***" if pair.partition("=")[0].lower() == "password" else pair
-        for pair in parts.query.split("&")
-    )
-    return parts._replace(netloc=netloc, query=query).geturl()
-
-
-def _import_redis() -> ModuleType:
-    try:
-        import redis
-    except ImportError as exc:
-        raise MissingDependencyError(
-            "Redis stream ingestion needs the redis package; install it with "
-            "pip install 'modelyard[redis]'",
-            extra="redis",
-        ) from exc
-    return redis
 
 
 def _check_dtypes(dtypes: Mapping[str, pa.DataType]) -> dict[str, pa.DataType]:
@@ -411,28 +210,3 @@ def _check_dtypes(dtypes: Mapping[str, pa.DataType]) -> dict[str, pa.DataType]:
     if MESSAGE_ID_COLUMN in dtypes:
         raise ValidationError(f"dtypes must not name {MESSAGE_ID_COLUMN!r}; it is always a string")
     return dict(dtypes)
-
-
-def _authorization_error(redis: ModuleType) -> type[Exception]:
-    # redis-py added AuthorizationError after 5.0; older clients raise ResponseError.
-    return cast(
-        "type[Exception]",
-        getattr(redis.exceptions, "AuthorizationError", redis.AuthenticationError),
-    )
-
-
-def _hint(message: str) -> str:
-    if message.startswith("WRONGTYPE"):
-        return "; the key exists and is not a stream: pick another stream name"
-    if message.startswith("NOGROUP"):
-        return "; the stream or group was deleted while consuming: restart the consumer"
-    return ""
-
-
-def _text(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value
-
-
-def _id_key(message_id: str) -> tuple[int, int]:
-    ms, _, seq = message_id.partition("-")
-    return int(ms), int(seq or 0)

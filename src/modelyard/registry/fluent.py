@@ -12,8 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from modelyard._utils.process_default import ProcessDefault
-from modelyard.config import load_settings
+from modelyard._utils.default_client import DefaultClient
 from modelyard.registry.card import ModelCard
 from modelyard.registry.client import ModelRegistry
 from modelyard.registry.predictor import Predictor
@@ -46,7 +45,7 @@ __all__ = [
     "set_alias",
 ]
 
-_default: ProcessDefault[ModelRegistry] = ProcessDefault(ModelRegistry.close)
+_default = DefaultClient(ModelRegistry.from_settings, ModelRegistry.close)
 
 
 def connect(
@@ -58,19 +57,18 @@ def connect(
     allow_pickle: bool | None = None,
 ) -> ModelRegistry:
     """Make (and return) the default registry for this process."""
-    settings = load_settings(
+    return _default.connect(
         home=home,
         db_url=db_url,
         artifacts_url=artifacts_url,
         master_key=master_key,
         allow_pickle=allow_pickle,
     )
-    return _default.set(ModelRegistry.from_settings(settings))
 
 
 def get_client() -> ModelRegistry:
     """The default registry (built from the settings on first use, again after a fork)."""
-    return _default.get(connect)
+    return _default.get()
 
 
 def register(run: Any, name: str, **options: Any) -> ModelVersion:

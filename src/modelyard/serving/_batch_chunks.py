@@ -16,14 +16,9 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from modelyard.exceptions import SignatureError, ValidationError
-from modelyard.registry.onnx_model import OnnxModel, onnx_feeds
-from modelyard.serving.runtime import (
-    Feeds,
-    NativeRuntime,
-    OnnxRuntime,
-    ServedModel,
-)
+from modelyard.exceptions import NotFoundError, SignatureError, ValidationError
+from modelyard.registry.onnx_model import onnx_feeds
+from modelyard.serving.runtime import Feeds, ServedModel, load_served_model
 from modelyard.store import ModelVersion
 
 __all__ = ["ChunkPredictor", "ModelPackage", "output_names"]
@@ -62,14 +57,53 @@ class ModelPackage:
         return list(classes) if classes is not None else None
 
     def load(self, intra_op_threads: int = 1) -> ServedModel:
-        """The served model, built where this runs."""
-        version = self.version
-        if self.onnx is not None:
-            session = OnnxModel(self.onnx, version.signature, intra_op_threads=intra_op_threads)
-            runtime: Any = OnnxRuntime(session)
-        else:
-            runtime = NativeRuntime(self.native, version.signature, version.task != "regression")
-        return ServedModel(version, runtime, format=self.format, runtime_note=self.runtime_note)
+        """The served model, built where this runs (by ``load_served_model``, as in the
+        driver, from the files this package carries instead of a registry)."""
+        model = load_served_model(
+            _PackageSource(self),
+            self.version.ref,
+            intra_op_threads=intra_op_threads,
+            format=self.format,
+        )
+        model.runtime_note = self.runtime_note  # why the driver chose this format
+        return model
+
+
+class _PackageSource:
+    """The one version a :class:`ModelPackage` carries, read like a registry
+    (a :class:`~modelyard.serving._model_source.ModelSource`)."""
+
+    def __init__(self, package: ModelPackage) -> None:
+        self._package = package
+
+    @property
+    def blobs(self) -> _PackageSource:
+        return self
+
+    def get(self, ref: str, /) -> ModelVersion:
+        version = self._package.version
+        if ref != version.ref:
+            raise NotFoundError(
+                f"this model package holds {version.ref}, not {ref}",
+                resource="model version",
+                identifier=ref,
+            )
+        return version
+
+    def load_native(self, ref: str, /) -> Any:
+        self.get(ref)  # the same check of the ref
+        return self._package.native
+
+    def get_bytes(self, sha256: str, /) -> bytes:
+        package = self._package
+        blob = package.version.formats.get(package.format, {}).get("blob")
+        if package.onnx is None or sha256 != blob:
+            raise NotFoundError(
+                f"this model package of {package.version.ref} holds no blob {sha256}",
+                resource="blob",
+                identifier=sha256,
+            )
+        return package.onnx
 
 
 class ChunkPredictor:

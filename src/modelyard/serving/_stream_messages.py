@@ -8,8 +8,9 @@ are the columns, as text, parsed by the column's kind in the model's signature
 ``""`` for missing). Fields the model does not know (an id, the target) are ignored.
 
 A message that does not fit (not UTF-8, bad JSON, a used column absent, a value its
-column cannot take) becomes a :class:`Rejected` with the reason, and the rest of the
-batch goes on; whether a message is refused never depends on the others in its batch.
+column cannot take) becomes a :class:`~modelyard.data.consumer_group.DeadLetter` with
+the reason, as in ingestion, and the rest of the batch goes on; whether a message is
+refused never depends on the others in its batch.
 """
 
 from __future__ import annotations
@@ -23,25 +24,15 @@ from typing import Any
 import numpy as np
 import orjson
 
+from modelyard.data.consumer_group import DeadLetter, Message
 from modelyard.exceptions import SignatureError, ValidationError
 from modelyard.serving.codec import feeds_from_records
 from modelyard.serving.runtime import Feeds, Prediction, ServedModel
 
-__all__ = ["JSON_FIELDS", "Rejected", "Rows", "output_fields", "parse_messages", "predict_rows"]
+__all__ = ["JSON_FIELDS", "Rows", "output_fields", "parse_messages", "predict_rows"]
 
 JSON_FIELDS = frozenset({"data", "json"})  # as in modelyard.data.stream
 _BOOLEANS = {"true": True, "false": False, "1": True, "0": False, "True": True, "False": False}
-
-Message = tuple[str, Mapping[bytes, bytes]]
-
-
-@dataclass(frozen=True)
-class Rejected:
-    """A message that cannot be predicted, with the reason why."""
-
-    message_id: str
-    fields: Mapping[bytes, bytes]
-    reason: str
 
 
 @dataclass(frozen=True)
@@ -51,7 +42,7 @@ class Rows:
     ids: list[str]
     rows: list[dict[str, Any]]
     fields: list[Mapping[bytes, bytes]]
-    rejected: list[Rejected]
+    rejected: list[DeadLetter]
 
 
 def parse_messages(messages: Sequence[Message], signature: dict[str, Any]) -> Rows:
@@ -61,7 +52,7 @@ def parse_messages(messages: Sequence[Message], signature: dict[str, Any]) -> Ro
     ids: list[str] = []
     rows: list[dict[str, Any]] = []
     kept: list[Mapping[bytes, bytes]] = []
-    rejected: list[Rejected] = []
+    rejected: list[DeadLetter] = []
     for message_id, fields in messages:
         try:
             row = _parse(fields, columns)
@@ -69,7 +60,7 @@ def parse_messages(messages: Sequence[Message], signature: dict[str, Any]) -> Ro
             if missing:
                 raise ValueError(f"missing column(s) {', '.join(map(repr, missing))}")
         except ValueError as exc:
-            rejected.append(Rejected(message_id, fields, str(exc)))
+            rejected.append(DeadLetter(message_id, fields, str(exc)))
             continue
         ids.append(message_id)
         rows.append(row)
@@ -134,7 +125,7 @@ def predict_rows(model: ServedModel, rows: Rows) -> tuple[list[str], Prediction 
         try:
             parts.append(model.infer(_feeds([row], model)))
         except ValidationError as exc:
-            rejected.append(Rejected(message_id, rows.fields[index], _reason(exc)))
+            rejected.append(DeadLetter(message_id, rows.fields[index], _reason(exc)))
             continue
         good.append(index)
     kept = Rows(

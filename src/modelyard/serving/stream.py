@@ -28,27 +28,19 @@ Example::
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, replace
-from types import ModuleType, TracebackType
 from typing import Any
-from urllib.parse import urlsplit
 
 from modelyard.data import ConsumerConfig
-from modelyard.exceptions import ConfigError, MissingDependencyError, StoreError
+from modelyard.data.consumer_group import DeadLetter, Message, RedisConsumerGroup, newest_id
+from modelyard.exceptions import ConfigError
 from modelyard.registry import ModelRegistry
-from modelyard.serving._stream_messages import (
-    Rejected,
-    output_fields,
-    parse_messages,
-    predict_rows,
-)
+from modelyard.serving._stream_messages import output_fields, parse_messages, predict_rows
 from modelyard.serving.runtime import load_served_model
 
 __all__ = ["StreamPredictor", "StreamStats"]
 
-_Message = tuple[str, Mapping[bytes, bytes]]
 _DEAD_FIELDS = 200  # original fields kept on a dead letter (the rest are counted)
 _COMMIT_SLICE = 500  # messages per commit script call
 
@@ -99,7 +91,7 @@ class StreamStats:
     last_id: str | None = None
 
 
-class StreamPredictor:
+class StreamPredictor(RedisConsumerGroup):
     """Predicts the messages of one stream, answering on another (see the module doc).
 
     Not thread-safe: run one per thread or process (same group, distinct consumer
@@ -127,6 +119,8 @@ class StreamPredictor:
         NotFoundError: No such model version.
     """
 
+    _WRONG_TYPE_HINT = "a key exists and is not a stream: pick other stream names"
+
     def __init__(
         self,
         registry: ModelRegistry,
@@ -143,7 +137,7 @@ class StreamPredictor:
         dead_letter: str | None = None,
     ) -> None:
         options: dict[str, Any] = {"consumer": consumer} if consumer else {}
-        self.config = ConsumerConfig(
+        config = ConsumerConfig(
             stream=source_stream,
             group=group,
             batch_size=batch_size,
@@ -154,29 +148,16 @@ class StreamPredictor:
         )
         if not isinstance(sink_stream, str) or not sink_stream:
             raise ConfigError("sink_stream must be a non-empty stream name")
-        if sink_stream in (self.config.stream, self.config.dead_letter):
+        if sink_stream in (config.stream, config.dead_letter):
             raise ConfigError(
                 f"sink_stream {sink_stream!r} must differ from the source and dead-letter streams"
             )
         self.sink_stream = sink_stream
         self.model = load_served_model(registry, ref)
         self.stats = StreamStats()
-        self._redis = _import_redis()
-        self._url = _redact_url(redis_url)
         self._own_cursor: str | None = "0-0"  # this consumer's pending messages, first
-        self._claim_cursor = "0-0"
-        try:
-            self._client: Any = self._redis.Redis.from_url(
-                redis_url, socket_connect_timeout=5, socket_timeout=block_ms / 1000 + 10
-            )
-        except ValueError as exc:
-            raise ConfigError(f"invalid Redis URL {self._url}: {exc}", url=self._url) from None
-        try:
-            self._commit_script = self._client.register_script(_COMMIT)
-            self._create_group()
-        except BaseException:
-            self.close()
-            raise
+        super().__init__(redis_url, config, purpose="stream inference")
+        self._commit_script = self._client.register_script(_COMMIT)
 
     def poll_once(self) -> int:
         """Read, predict and commit one batch; returns how many messages it handled.
@@ -184,13 +165,10 @@ class StreamPredictor:
         Raises:
             StoreError: Redis failed (nothing of the batch was committed then, or all).
         """
-        claimed: list[_Message] = []
+        claimed: list[Message] = []
         messages = self._own_pending()
         if not messages:
-            claimed = self._reclaim()
-            room = self.config.batch_size - len(claimed)
-            fresh = self._read(room, wait=not claimed) if room > 0 else []
-            messages = list(dict(claimed + fresh).items())
+            messages, claimed = self._next_batch()
         if not messages:
             return 0
         sent, dead, lost = self._answer(messages)
@@ -201,7 +179,7 @@ class StreamPredictor:
         stats.lost += lost
         stats.reclaimed += len(claimed)
         stats.batches += 1
-        stats.last_id = max([m[0] for m in messages] + [stats.last_id or "0-0"], key=_id_key)
+        stats.last_id = newest_id([mid for mid, _ in messages], stats.last_id)
         return len(messages)
 
     def run(
@@ -225,75 +203,20 @@ class StreamPredictor:
                 on_progress(replace(self.stats))
         return replace(self.stats)
 
-    def close(self) -> None:
-        """Release the Redis connection (idempotent)."""
-        client = getattr(self, "_client", None)
-        if client is not None:
-            client.close()
-
-    def __enter__(self) -> StreamPredictor:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
-
     # -- reading --------------------------------------------------------------
-    def _create_group(self) -> None:
-        cfg = self.config
-        with self._translate("creating the consumer group"):
-            try:
-                self._client.xgroup_create(cfg.stream, cfg.group, id=cfg.start_id, mkstream=True)
-            except self._redis.ResponseError as exc:
-                if "BUSYGROUP" not in str(exc):  # the group exists: what we want
-                    raise
-
-    def _own_pending(self) -> list[_Message]:
+    def _own_pending(self) -> list[Message]:
         """This consumer's messages delivered before a restart and never acknowledged."""
         if self._own_cursor is None:
             return []
-        cfg = self.config
-        with self._translate("reading this consumer's pending messages (XREADGROUP 0)"):
-            reply = self._client.xreadgroup(
-                cfg.group, cfg.consumer, {cfg.stream: self._own_cursor}, count=cfg.batch_size
-            )
-        messages = _entries(reply)
+        messages = self._read(self._own_cursor, self.config.batch_size, wait=False)
         if not messages:
             self._own_cursor = None
             return []
         self._own_cursor = messages[-1][0]
         return messages
 
-    def _reclaim(self) -> list[_Message]:
-        cfg = self.config
-        with self._translate("reclaiming idle pending messages (XAUTOCLAIM)"):
-            reply = self._client.xautoclaim(
-                cfg.stream,
-                cfg.group,
-                cfg.consumer,
-                cfg.claim_idle_ms,
-                start_id=self._claim_cursor,
-                count=cfg.batch_size,
-            )
-        self._claim_cursor = _text(reply[0])
-        # Deleted (trimmed) entries are dropped from the pending list by XAUTOCLAIM itself.
-        return [(_text(mid), fields) for mid, fields in reply[1] if fields is not None]
-
-    def _read(self, count: int, *, wait: bool) -> list[_Message]:
-        cfg = self.config
-        block = cfg.block_ms if wait and cfg.block_ms > 0 else None  # BLOCK 0: forever
-        with self._translate("reading new messages (XREADGROUP)"):
-            reply = self._client.xreadgroup(
-                cfg.group, cfg.consumer, {cfg.stream: ">"}, count=count, block=block
-            )
-        return _entries(reply)
-
     # -- answering --------------------------------------------------------------
-    def _answer(self, messages: list[_Message]) -> tuple[int, int, int]:
+    def _answer(self, messages: list[Message]) -> tuple[int, int, int]:
         """Predict the batch; commit answers, dead letters and acks with the script."""
         gone = [mid for mid, fields in messages if not fields]  # deleted while pending
         rows = parse_messages([m for m in messages if m[1]], self.model.signature)
@@ -317,43 +240,12 @@ class StreamPredictor:
             totals = [a + int(b) for a, b in zip(totals, counts, strict=True)]
         return totals[0], totals[1], totals[2]
 
-    def _dead_fields(self, letter: Rejected) -> list[tuple[str | bytes, str | bytes]]:
-        cfg = self.config
-        fields: list[tuple[str | bytes, str | bytes]] = [
-            ("id", letter.message_id),
-            ("stream", cfg.stream),
-            ("group", cfg.group),
-            ("reason", letter.reason),
-        ]
-        # Prefixed so an original field named "id" or "reason" cannot overwrite ours.
+    def _dead_fields(self, letter: DeadLetter) -> list[tuple[str | bytes, str | bytes]]:
         original = list(letter.fields.items())
-        fields.extend((b"field:" + name, value) for name, value in original[:_DEAD_FIELDS])
+        fields = self._dead_letter_fields(letter, original[:_DEAD_FIELDS])
         if len(original) > _DEAD_FIELDS:  # the commit script unpacks fields onto Lua's stack
             fields.append(("fields_omitted", str(len(original) - _DEAD_FIELDS)))
         return fields
-
-    @contextmanager
-    def _translate(self, action: str) -> Iterator[None]:
-        """Turn redis-py errors into StoreError naming the (password-free) URL."""
-        redis = self._redis
-        details = {"url": self._url, "stream": self.config.stream, "group": self.config.group}
-        try:
-            yield
-        except (redis.ConnectionError, redis.TimeoutError) as exc:
-            raise StoreError(
-                f"cannot reach Redis at {self._url} while {action}: {exc}; check that the "
-                "server is running and the host, port and scheme (rediss:// for TLS) are right",
-                **details,
-            ) from exc
-        except redis.RedisError as exc:
-            hint = ""
-            if str(exc).startswith("WRONGTYPE"):
-                hint = "; a key exists and is not a stream: pick other stream names"
-            raise StoreError(
-                f"Redis at {self._url} failed while {action} on stream "
-                f"{self.config.stream!r}, group {self.config.group!r}: {exc}{hint}",
-                **details,
-            ) from exc
 
 
 def _entry(mid: str, where: str, fields: list[Any]) -> list[str | bytes]:
@@ -362,44 +254,3 @@ def _entry(mid: str, where: str, fields: list[Any]) -> list[str | bytes]:
     for name, value in fields:
         entry.extend((name, value))
     return entry
-
-
-def _entries(reply: Any) -> list[_Message]:
-    if isinstance(reply, dict):  # RESP3: {stream: [entries]}
-        chunks = [entries for value in reply.values() for entries in value]
-    else:  # RESP2: [[stream, entries]]
-        chunks = [entries for _, entries in reply or []]
-    return [(_text(mid), fields or {}) for entries in chunks for mid, fields in entries]
-
-
-def _import_redis() -> ModuleType:
-    try:
-        import redis
-    except ImportError as exc:
-        raise MissingDependencyError(
-            "stream inference needs the redis package; install it with "
-            "pip install 'modelyard[redis]'",
-            extra="redis",
-        ) from exc
-    return redis
-
-
-def _redact_url(url: str) -> str:
-    """``url`` without its password (for messages)."""
-    try:
-        parts = urlsplit(url)
-        if parts.password is None:
-            return url
-    except ValueError:
-        return "<unparseable Redis URL>"
-    host = parts.netloc.rpartition("@")[2]
-    return parts._replace(netloc=f"{parts.username or ''}:***@{host}").geturl()
-
-
-def _text(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value
-
-
-def _id_key(message_id: str) -> tuple[int, int]:
-    ms, _, seq = message_id.partition("-")
-    return int(ms), int(seq or 0)

@@ -10,8 +10,7 @@ import os
 from collections.abc import Sequence
 from typing import Any
 
-from modelyard._utils.process_default import ProcessDefault
-from modelyard.config import load_settings
+from modelyard._utils.default_client import DefaultClient
 from modelyard.store import Experiment, Metric, Run, RunsPage
 from modelyard.tracking.client import DEFAULT_EXPERIMENT, TrackingClient
 from modelyard.tracking.run import ActiveRun
@@ -26,7 +25,7 @@ __all__ = [
     "start_run",
 ]
 
-_default: ProcessDefault[TrackingClient] = ProcessDefault(TrackingClient.close)
+_default = DefaultClient(TrackingClient.from_settings, TrackingClient.close)
 
 
 def connect(
@@ -40,15 +39,14 @@ def connect(
 
     Arguments override ``MODELYARD_*`` variables, which override ``modelyard.yaml``.
     """
-    settings = load_settings(
+    return _default.connect(
         home=home, db_url=db_url, artifacts_url=artifacts_url, master_key=master_key
     )
-    return _default.set(TrackingClient.from_settings(settings))
 
 
 def get_client() -> TrackingClient:
     """The default client (built from the settings on first use, and again after a fork)."""
-    return _default.get(connect)
+    return _default.get()
 
 
 def start_run(

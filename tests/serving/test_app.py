@@ -105,6 +105,44 @@ def test_health_metadata_and_predictions(served_home: ServedHome, tmp_path: Path
     run(served_home, tmp_path, body)
 
 
+def test_the_framework_routes_answer_like_the_fast_path(
+    served_home: ServedHome, tmp_path: Path
+) -> None:
+    """ServingApp answers the inference routes itself; Starlette's routes for the same
+    paths (what runs when the app is mounted without it) answer the same, and other
+    methods get 405."""
+    records = served_home.records("churn@1", 3)
+    v2 = {"inputs": [{"name": k, "shape": [1], "datatype": "BYTES" if isinstance(v, str)
+                      else "FP64", "data": [v]} for k, v in records[0].items()
+                     if v is not None]}  # fmt: skip
+
+    async def body(client: httpx.AsyncClient, state: ServerState) -> None:
+        framework = httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=build_app(state).app), base_url="http://test"
+        )
+        async with framework:
+            answers = []
+            for c in (client, framework):
+                answer = await c.post("/v1/models/churn:predict", json={"records": records})
+                assert answer.status_code == 200, answer.text
+                assert len(answer.json()["predictions"]) == 3
+                assert answer.headers["content-type"] == "application/json"
+                assert int(answer.headers["content-length"]) == len(answer.content)
+                infer = await c.post("/v2/models/churn/versions/1/infer", json=v2)
+                answers.append((answer.json()["probabilities"], infer.status_code, infer.json()))
+                assert (await c.get("/v1/models/churn:predict")).status_code == 405
+                assert (await c.get("/v2/models/churn/infer")).status_code == 405
+                assert (await c.post("/v1/models/a/b:predict", json={})).status_code == 404
+            assert answers[0] == answers[1]
+            first = await client.post("/v1/models/churn:predict", json={"records": records})
+            second = await client.post("/v1/models/churn:predict", json={"records": records})
+            ids = {first.headers["x-request-id"], second.headers["x-request-id"]}
+            assert len(ids) == 2
+            assert all(16 < len(i) <= 40 for i in ids)
+
+    run(served_home, tmp_path, body)
+
+
 def test_bad_requests_get_clear_json_errors(served_home: ServedHome, tmp_path: Path) -> None:
     record = served_home.records("churn@1", 1)[0]
 

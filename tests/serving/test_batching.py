@@ -362,3 +362,75 @@ def test_a_batcher_belongs_to_one_event_loop() -> None:
     run(lambda: batcher.predict(feeds_for(1)))
     with pytest.raises(RuntimeError, match="another event loop"):
         run(lambda: batcher.predict(feeds_for(2)))
+
+
+def test_small_batches_run_inline_and_big_ones_in_the_executor() -> None:
+    threads: list[int] = []
+
+    class ThreadRecorder(EchoModel):
+        def infer(self, feeds: Feeds) -> Prediction:
+            threads.append(threading.get_ident())
+            return super().infer(feeds)
+
+    model = ThreadRecorder()
+
+    async def scenario() -> None:
+        batcher = AdaptiveBatcher(model, max_batch_size=64, inline_max_rows=4)
+        small = await batcher.predict(feeds_for(1, 4), rows=4)
+        big = await batcher.predict(feeds_for(2, 5))
+        assert small.values is not None
+        assert small.values.tolist() == [1000, 1001, 1002, 1003]
+        assert big.values is not None
+        assert big.values.tolist()[0] == 2000
+        await batcher.aclose()
+
+    run(scenario)
+    loop_thread = threading.get_ident()
+    assert threads[0] == loop_thread  # asyncio.run ran the loop in this thread
+    assert threads[1] != loop_thread
+
+
+def test_the_on_predicted_hook_sees_each_batch_whole_with_the_tags() -> None:
+    seen: list[tuple[list[tuple[Any, int]], list[float], list[float]]] = []
+
+    def hook(parts: list[tuple[Any, int]], feeds: Feeds, prediction: Prediction) -> None:
+        assert prediction.values is not None
+        seen.append((parts, feeds["x"].reshape(-1).tolist(), prediction.values.tolist()))
+
+    model = EchoModel()
+
+    async def scenario() -> None:
+        batcher = AdaptiveBatcher(model, max_batch_size=64, on_predicted=hook)
+        model.gate.clear()  # hold the first call so the next three queue together
+        first = asyncio.ensure_future(batcher.predict(feeds_for(0), tag="r0"))
+        await wait_until(model.entered.is_set)
+        rest = [batcher.predict(feeds_for(i, i), tag=f"r{i}") for i in (1, 2, 3)]
+        waiting = asyncio.gather(*rest)
+        await wait_until(lambda: batcher.stats().queue_requests == 3)
+        model.gate.set()
+        await first
+        await waiting
+        await batcher.aclose()
+
+    run(scenario)
+    assert seen[0] == ([("r0", 1)], [0.0], [0.0])
+    parts, xs, values = seen[1]
+    assert parts == [("r1", 1), ("r2", 2), ("r3", 3)]
+    assert xs == values == [1000.0, 2000.0, 2001.0, 3000.0, 3001.0, 3002.0]
+
+
+def test_a_failing_hook_does_not_fail_the_requests(caplog: pytest.LogCaptureFixture) -> None:
+    def hook(*_args: Any) -> None:
+        raise RuntimeError("hook bug")
+
+    async def scenario() -> Prediction:
+        batcher = AdaptiveBatcher(EchoModel(), on_predicted=hook, inline_max_rows=8)
+        try:
+            return await batcher.predict(feeds_for(4))
+        finally:
+            await batcher.aclose()
+
+    answer = run(scenario)
+    assert answer.values is not None
+    assert answer.values.tolist() == [4000.0]
+    assert "on_predicted hook of echo@1 failed" in caplog.text

@@ -371,3 +371,23 @@ def test_bad_feedback_is_refused_with_what_to_fix(tmp_path: Path) -> None:
             feedback.record("r1", "yes", row=-1)
         feedback.record("r1", "yes", np.int64(T0), row=np.int64(1))  # type: ignore[arg-type]
     assert pq.read_table(next(tmp_path.glob("feedback-*.parquet"))).num_rows == 1
+
+
+def test_one_entry_per_model_call_keeps_each_requests_rows(tmp_path: Path) -> None:
+    batch = dataclasses.replace(
+        classifier_entry("ignored", [1.0, 2.0, 3.0, 9.0]),
+        parts=(("a", T0, 1.25, 1), ("b", T0 + 5, 2.5, 3)),
+    )
+    ragged = dataclasses.replace(batch, parts=(("c", T0, 1.0, 1), ("d", T0, 1.0, 1)))
+    with PredictionLog(tmp_path) as log:
+        log.record(batch)
+        log.record(ragged)  # parts for 2 rows, 4 predicted: skipped and counted
+    table = read_folder(tmp_path / "churn")
+    assert table.column("request_id").to_pylist() == ["a", "b", "b", "b"]
+    assert table.column("row").to_pylist() == [0, 0, 1, 2]
+    assert table.column("latency_ms").to_pylist() == [1.25, 2.5, 2.5, 2.5]
+    stamps = [t.timestamp() * 1000 for t in table.column("timestamp").to_pylist()]
+    assert stamps == [T0, T0 + 5, T0 + 5, T0 + 5]
+    assert table.column("in.x").to_pylist() == [1.0, 2.0, 3.0, 9.0]
+    assert table.column("out.label").to_pylist() == ["no", "no", "no", "yes"]
+    assert (log.failed, log.written) == (4, 4)

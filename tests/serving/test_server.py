@@ -191,11 +191,10 @@ def test_the_deploy_commands_drive_a_running_server(
     assert main(["deploy", "promote", "churn", "--server", url]) == 0
     assert "churn: churn@2 100%" in capsys.readouterr().out
     assert main(["deploy", "rollback", "churn", "--server", url]) == 0
-    # Rollback history is kept per worker process: a worker that never saw the canary
-    # (it synced straight to the promoted state) rolls back to churn@1 alone. Known gap:
-    # the history belongs in the store (noted on issue 6).
-    rolled = capsys.readouterr().out
-    assert "churn@1 75%" in rolled or "churn: churn@1 100%" in rolled
+    # The history is in the store: whichever worker answers, rollback undoes the promotion.
+    assert "churn: churn@1 75%, churn@2 25%" in capsys.readouterr().out
+    assert main(["deploy", "rollback", "churn", "--server", url]) == 0  # one step further
+    assert "churn: churn@1 100%" in capsys.readouterr().out
     assert main(["deploy", "status", "--server", url, "--json"]) == 0
     assert '"ready": true' in capsys.readouterr().out
     monkeypatch.setenv("MODELYARD_ADMIN_TOKEN", "wrong")

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, inspect, text
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Connection, create_engine, inspect, text
 
 from modelyard.exceptions import ConfigError, SchemaVersionError
 from modelyard.store import (
+    DeploymentRoutes,
+    ModelStore,
     TrackingStore,
     current_revision,
     head_revision,
@@ -16,7 +21,12 @@ from modelyard.store import (
     migrate,
     upgrade,
 )
-from modelyard.store.schema import metadata
+from modelyard.store.schema import (
+    deployment_routes,
+    metadata,
+    model_versions,
+    registered_models,
+)
 
 
 def test_first_use_of_an_empty_database_creates_the_schema(tmp_path: Path) -> None:
@@ -109,3 +119,54 @@ def test_sqlite_tables_match_the_schema_options(tmp_path: Path) -> None:
     for table in metadata.sorted_tables:
         wanted = table.dialect_options["sqlite"]["with_rowid"] is False
         assert ("WITHOUT ROWID" in created[table.name]) == wanted, table.name
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def empty_db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A fresh, never migrated database on each backend."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'empty.db'}"
+    make: Callable[[], str] = request.getfixturevalue("pg_database")
+    return make()
+
+
+def _alembic(conn: Connection) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(Path(migrate.__file__).with_name("migrations")))
+    config.attributes["connection"] = conn
+    return config
+
+
+def test_0004_keeps_the_routes_of_0003_and_downgrades(empty_db_url: str) -> None:
+    engine = make_engine(empty_db_url)
+    upgrade(engine, "0003")
+    with engine.begin() as conn:
+        conn.execute(registered_models.insert().values(name="churn", created_at=1, last_version=1))
+        conn.execute(
+            model_versions.insert().values(
+                model_id=1, version=1, run_id="r" * 32, status="ready", task="binary",
+                created_at=1, lineage="{}", signature="{}", metrics="{}", size_bytes=1,
+                formats="{}",
+            )
+        )  # fmt: skip
+        conn.execute(
+            deployment_routes.insert().values(
+                deployment="web", model_id=1, version=1, role="primary", weight=100.0, updated_at=7
+            )
+        )
+    assert upgrade(engine) == "0003"
+    models = ModelStore(engine)
+    assert models.get_deployment("web") == DeploymentRoutes(
+        (("churn", 1, "primary", 100.0),), False
+    )
+    models.record_change("web", [("churn", 1, "primary", 100.0)], sticky=True, action="set")
+    assert [c.action for c in models.list_changes("web")] == ["set"]
+    with engine.begin() as conn:
+        command.downgrade(_alembic(conn), "0003")
+    assert current_revision(engine) == "0003"
+    names = set(inspect(engine).get_table_names())
+    assert "deployment_routes" in names
+    assert not names & {"deployments", "deployment_changes"}
+    upgrade(engine)  # and up again
+    assert current_revision(engine) == head_revision()
+    engine.dispose()

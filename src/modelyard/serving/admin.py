@@ -3,10 +3,15 @@
 Every admin request needs ``Authorization: Bearer <token>``; the server keeps
 only the token's SHA-256 and compares in constant time. With no token
 configured, the admin endpoints are off (403), never open.
+
+A change is served by the worker that received it and recorded in the metadata
+store together with what it replaced; a rollback undoes the newest recorded
+change, whichever worker made it (see :mod:`modelyard.serving.route_sync`).
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 from typing import Any
@@ -19,6 +24,7 @@ from modelyard.exceptions import ModelyardError, ValidationError
 from modelyard.serving import codec
 from modelyard.serving.deployments import DeploymentSpec, make_deployment
 from modelyard.serving.http import error_response, json_response, read_body
+from modelyard.serving.route_sync import RouteSync
 
 __all__ = ["Forbidden", "Unauthorized", "admin_routes", "hash_token"]
 
@@ -75,15 +81,29 @@ async def _json(request: Request, state: Any) -> dict[str, Any]:
     return payload
 
 
+def _changes(state: Any) -> RouteSync:
+    # The deployment history lives in the store the registry reads versions from.
+    return RouteSync(state.manager, state.manager.registry.store)
+
+
+def _who(request: Request) -> str:
+    return f"admin token from {request.client.host}" if request.client else "admin token"
+
+
 async def _list(request: Request) -> Response:
     try:
         state = _check(request)
-        return json_response({"deployments": state.manager.status()})
+        deployments = state.manager.status()
+        changes = _changes(state)
+        loop = asyncio.get_running_loop()
+        for name, entry in deployments.items():
+            entry["history"] = await loop.run_in_executor(None, changes.history, name)
+        return json_response({"deployments": deployments})
     except Exception as exc:  # noqa: BLE001 - every error becomes a JSON answer
         return error_response(exc)
 
 
-async def _apply(request: Request, make: Any) -> Response:
+async def _apply(request: Request, make: Any, action: str) -> Response:
     try:
         state = _check(request)
         name = request.path_params["name"]
@@ -92,9 +112,7 @@ async def _apply(request: Request, make: Any) -> Response:
             await state.refresh()
         current = state.manager.endpoint(name).spec if name in state.manager.names() else None
         spec = make(name, payload, current)
-        endpoint = await state.manager.apply(spec, remember=current)
-        if state.on_change is not None:
-            state.on_change(name)
+        endpoint = await _changes(state).change(spec, action=action, user=_who(request))
         return json_response({"deployment": endpoint.spec.to_dict()})
     except Exception as exc:  # noqa: BLE001 - every error becomes a JSON answer
         return error_response(exc)
@@ -116,7 +134,7 @@ async def _put(request: Request) -> Response:
             name, pairs, payload.get("shadows") or [], bool(payload.get("sticky", False))
         )
 
-    return await _apply(request, make)
+    return await _apply(request, make, "set")
 
 
 async def _canary(request: Request) -> Response:
@@ -132,7 +150,7 @@ async def _canary(request: Request) -> Response:
         variants = [(deployed.variants[0].ref, 100.0 - weight), (model, float(weight))]
         return make_deployment(name, variants, deployed.shadows, deployed.sticky)
 
-    return await _apply(request, make)
+    return await _apply(request, make, "canary")
 
 
 async def _promote(request: Request) -> Response:
@@ -146,7 +164,7 @@ async def _promote(request: Request) -> Response:
             )
         return make_deployment(name, [(model, 100.0)], deployed.shadows, deployed.sticky)
 
-    return await _apply(request, make)
+    return await _apply(request, make, "promote")
 
 
 async def _rollback(request: Request) -> Response:
@@ -155,9 +173,7 @@ async def _rollback(request: Request) -> Response:
         name = request.path_params["name"]
         if state.refresh is not None:
             await state.refresh()
-        endpoint = await state.manager.rollback(name)
-        if state.on_change is not None:
-            state.on_change(name)
+        endpoint = await _changes(state).rollback(name, user=_who(request))
         return json_response({"deployment": endpoint.spec.to_dict()})
     except Exception as exc:  # noqa: BLE001 - every error becomes a JSON answer
         return error_response(exc)

@@ -5,9 +5,14 @@ future); one asyncio worker task takes them in order:
 
 - **Idle, no added wait.** When the worker is idle, a request runs at once (a batch of
   whatever is queued, usually just itself).
-- **Busy, batches form by themselves.** While a model call runs (in ``executor``: by
-  default a dedicated one-thread pool, so calls to one model serialise), arrivals queue;
-  the next call takes queued requests up to ``max_batch_size`` rows.
+- **Busy, batches form by themselves.** While a model call runs, arrivals queue; the
+  next call takes queued requests up to ``max_batch_size`` rows. Requests that arrive
+  in the same turn of the event loop always share a call.
+- **Small calls run inline.** A batch of at most ``inline_max_rows`` rows runs on the
+  event loop itself: for an ONNX model that is tens of microseconds, less than handing
+  it to a thread and back costs. Bigger batches (and models that may be slow, such as
+  native pipelines: ``inline_max_rows=0``) run in ``executor``, by default a dedicated
+  one-thread pool, so calls to one model serialise either way.
 - **Under load, batches are filled.** Right after a batch of ``n > 1`` rows, if fewer
   than ``n`` rows are queued, the worker waits for more until ``n`` rows are there or
   ``max_latency_ms`` after that batch ended, whichever comes first. The wait follows the
@@ -15,7 +20,9 @@ future); one asyncio worker task takes them in order:
   request arriving after a quiet spell longer than ``max_latency_ms`` never waits.
 
 The feeds of a batch are concatenated per input (axis 0), the model answers once and
-the :class:`~modelyard.serving.runtime.Prediction` is split back by row ranges. An
+the :class:`~modelyard.serving.runtime.Prediction` is split back by row ranges; the
+``on_predicted`` hook sees the whole batch at once (the prediction log writes batches,
+not requests). An
 exception fails exactly the requests of its batch; a request whose caller went away
 (its task was cancelled) is skipped. The queue is bounded: over ``max_queue_rows`` the
 request is refused at once with :class:`~modelyard.serving.errors.Overloaded` (HTTP
@@ -31,6 +38,7 @@ from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -38,7 +46,7 @@ from modelyard.exceptions import ModelyardError, ValidationError
 from modelyard.serving.errors import ModelNotReady, Overloaded, PayloadTooLarge
 from modelyard.serving.runtime import Feeds, Prediction, ServedModel
 
-__all__ = ["AdaptiveBatcher", "BatcherStats"]
+__all__ = ["AdaptiveBatcher", "BatchHook", "BatcherStats"]
 
 _log = logging.getLogger(__name__)
 _SMOOTHING = 0.2  # weight of the newest batch in the recent model-call time
@@ -72,6 +80,12 @@ class _Request:
     feeds: Feeds
     rows: int
     future: asyncio.Future[Prediction]
+    tag: Any
+
+
+BatchHook = Callable[[list[tuple[Any, int]], Feeds, Prediction], None]
+"""``on_predicted(parts, feeds, prediction)``: ``parts`` is ``(tag, rows)`` per request
+of the batch, in row order; ``feeds`` and ``prediction`` hold all of its rows."""
 
 
 def _count_rows(feeds: Feeds) -> int:
@@ -104,6 +118,10 @@ class AdaptiveBatcher:
             (shut down by :meth:`aclose`; a given executor is left running).
         on_batch: Called after every model call with ``(rows, seconds)`` (for
             ``ServingMetrics.observe_batch``); its exceptions are logged, not raised.
+        inline_max_rows: Batches of at most this many rows run on the event loop
+            (0: every call goes to ``executor``). Only for fast, non-blocking models.
+        on_predicted: Called after every successful model call (see :data:`BatchHook`);
+            its exceptions are logged, not raised.
 
     Raises:
         ValidationError: A limit is out of range.
@@ -124,13 +142,22 @@ class AdaptiveBatcher:
         max_queue_rows: int = 10_000,
         executor: Executor | None = None,
         on_batch: Callable[[int, float], None] | None = None,
+        inline_max_rows: int = 0,
+        on_predicted: BatchHook | None = None,
     ) -> None:
-        if max_batch_size < 1 or max_queue_rows < 1 or not 0 <= max_latency_ms < math.inf:
+        if (
+            max_batch_size < 1
+            or max_queue_rows < 1
+            or inline_max_rows < 0
+            or not 0 <= max_latency_ms < math.inf
+        ):
             raise ValidationError(
-                "max_batch_size and max_queue_rows must be >= 1 and max_latency_ms a finite "
-                f"number >= 0, got {max_batch_size}, {max_queue_rows}, {max_latency_ms}",
+                "max_batch_size and max_queue_rows must be >= 1, inline_max_rows >= 0 and "
+                f"max_latency_ms a finite number >= 0, got {max_batch_size}, {max_queue_rows}, "
+                f"{inline_max_rows}, {max_latency_ms}",
                 max_batch_size=max_batch_size,
                 max_queue_rows=max_queue_rows,
+                inline_max_rows=inline_max_rows,
                 max_latency_ms=max_latency_ms,
             )
         self.model = model
@@ -142,6 +169,8 @@ class AdaptiveBatcher:
             max_workers=1, thread_name_prefix=f"modelyard-{model.name}"
         )
         self._on_batch = on_batch
+        self._on_predicted = on_predicted
+        self.inline_max_rows = int(inline_max_rows)
         self._queue: deque[_Request] = deque()
         self._queued_rows = 0
         self._in_flight_rows = 0
@@ -155,11 +184,13 @@ class AdaptiveBatcher:
         self._rows = 0
         self._batch_seconds = 0.0
 
-    async def predict(self, feeds: Feeds) -> Prediction:
+    async def predict(self, feeds: Feeds, rows: int | None = None, tag: Any = None) -> Prediction:
         """Predict the rows of one request, batched with concurrent ones.
 
         Args:
             feeds: One ``[N, 1]`` array per model input, all with the same N.
+            rows: N, when the caller built the feeds and knows it (else counted here).
+            tag: Handed to ``on_predicted`` with this request's rows (a request id, say).
 
         Returns:
             The prediction for exactly these N rows.
@@ -176,7 +207,8 @@ class AdaptiveBatcher:
                 f"{self.model.ref} is being unloaded and takes no new requests; retry shortly",
                 model=self.model.ref,
             )
-        rows = _count_rows(feeds)
+        if rows is None:
+            rows = _count_rows(feeds)
         if rows > self.max_queue_rows:
             raise PayloadTooLarge(
                 f"{rows} rows in one request exceed the queue limit of {self.max_queue_rows} "
@@ -193,7 +225,7 @@ class AdaptiveBatcher:
                 queued_rows=self._queued_rows,
             )
         future: asyncio.Future[Prediction] = self._ensure_worker().create_future()
-        self._queue.append(_Request(feeds, rows, future))
+        self._queue.append(_Request(feeds, rows, future, tag))
         self._queued_rows += rows
         self._arrived.set()
         return await future
@@ -291,7 +323,10 @@ class AdaptiveBatcher:
         started = loop.time()
         try:
             feeds = batch[0].feeds if len(batch) == 1 else _concat(batch)
-            prediction = await loop.run_in_executor(self._executor, self.model.infer, feeds)
+            if rows <= self.inline_max_rows:
+                prediction = self.model.infer(feeds)
+            else:
+                prediction = await loop.run_in_executor(self._executor, self.model.infer, feeds)
             if prediction.rows != rows:
                 raise ModelyardError(
                     f"{self.model.ref} answered {prediction.rows} rows for {rows}",
@@ -313,6 +348,7 @@ class AdaptiveBatcher:
                     )
                     request.future.set_result(part)
                 offset += request.rows
+            self._predicted(batch, feeds, prediction)
         finally:
             self._in_flight_rows = 0
             self._finished(rows, loop.time() - started)
@@ -328,6 +364,14 @@ class AdaptiveBatcher:
                 self._on_batch(rows, seconds)
             except Exception:  # noqa: BLE001 - metrics must not break serving
                 _log.exception("on_batch hook of %s failed", self.model.ref)
+
+    def _predicted(self, batch: list[_Request], feeds: Feeds, prediction: Prediction) -> None:
+        if self._on_predicted is None:
+            return
+        try:
+            self._on_predicted([(r.tag, r.rows) for r in batch], feeds, prediction)
+        except Exception:  # noqa: BLE001 - logging must not break serving
+            _log.exception("on_predicted hook of %s failed", self.model.ref)
 
     def _worker_done(self, task: asyncio.Task[None]) -> None:
         """A worker that died (a bug, or its loop closing) fails what it left queued."""

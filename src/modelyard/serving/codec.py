@@ -32,6 +32,7 @@ import orjson
 
 from modelyard.exceptions import SignatureError, ValidationError
 from modelyard.serving import _values
+from modelyard.serving._feed_plan import FeedPlan
 from modelyard.serving._tensors import (
     INPUT_DATATYPE,
     LABEL_DTYPES,
@@ -79,13 +80,35 @@ def decode_json(body: bytes | bytearray | memoryview | str) -> Any:
 
 
 # -- the plain JSON API --------------------------------------------------------
-def feeds_from_v1(payload: Any, signature: dict[str, Any], *, max_rows: int = MAX_ROWS) -> Feeds:
+def feeds_from_v1(
+    payload: Any,
+    signature: dict[str, Any],
+    *,
+    max_rows: int = MAX_ROWS,
+    plan: FeedPlan | None = None,
+) -> Feeds:
     """Feeds from a decoded ``:predict`` body: ``{"records": ...}`` or ``{"columns", "data"}``.
+
+    Args:
+        payload: The decoded body.
+        signature: The model's signature.
+        max_rows: The most rows accepted.
+        plan: The model's compiled :class:`FeedPlan` (``ServedModel.plan``): well-formed
+            requests take its fast path; anything else the detailed one, which names
+            every problem. Both give the same feeds.
 
     Raises:
         ValidationError: Neither form, or other top-level keys.
         SignatureError, PayloadTooLarge: As for :func:`feeds_from_records`.
     """
+    if type(payload) is dict and plan is not None:
+        planned = None
+        if len(payload) == 1 and "records" in payload:
+            planned = plan.from_records(payload["records"], max_rows=max_rows)
+        elif len(payload) == 2 and "columns" in payload and "data" in payload:
+            planned = plan.from_columns(payload["columns"], payload["data"], max_rows=max_rows)
+        if planned is not None:
+            return planned[0]
     if isinstance(payload, dict) and set(payload) == {"records"}:
         return feeds_from_records(payload["records"], signature, max_rows=max_rows)
     if isinstance(payload, dict) and set(payload) == {"columns", "data"}:

@@ -22,7 +22,7 @@ from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from typing import Any
 
-from modelyard.exceptions import NotFoundError, ValidationError
+from modelyard.exceptions import NotFoundError
 from modelyard.registry import ModelRegistry
 from modelyard.serving.batching import AdaptiveBatcher
 from modelyard.serving.deployments import (
@@ -40,6 +40,14 @@ __all__ = ["Endpoint", "LoadedModel", "ModelManager"]
 log = logging.getLogger("modelyard.serving")
 
 
+INLINE_MAX_ROWS = 256
+"""Batches up to this many rows run ONNX Runtime on the event loop (see batching)."""
+
+PredictedHook = Callable[[ServedModel, list[tuple[Any, int]], Feeds, Prediction], None]
+"""``on_predicted(model, parts, feeds, prediction)``: after every model call; ``parts``
+is ``(tag, rows)`` per request (see :data:`modelyard.serving.batching.BatchHook`)."""
+
+
 @dataclass
 class LoadedModel:
     """A served version and the batcher in front of it."""
@@ -47,13 +55,26 @@ class LoadedModel:
     model: ServedModel
     batcher: AdaptiveBatcher | None
     executor: Executor | None = None
+    on_predicted: PredictedHook | None = None
 
-    async def predict(self, feeds: Feeds) -> Prediction:
-        """Predict through the batcher (or straight to the model when batching is off)."""
+    async def predict(self, feeds: Feeds, rows: int | None = None, tag: Any = None) -> Prediction:
+        """Predict through the batcher (or straight to the model when batching is off).
+
+        Args:
+            feeds: One ``[N, 1]`` array per model input.
+            rows: N when known (else counted).
+            tag: Passed to ``on_predicted`` with this request's rows.
+        """
         if self.batcher is not None:
-            return await self.batcher.predict(feeds)
+            return await self.batcher.predict(feeds, rows, tag)
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self.executor, self.model.infer, feeds)
+        prediction = await loop.run_in_executor(self.executor, self.model.infer, feeds)
+        if self.on_predicted is not None:
+            try:
+                self.on_predicted(self.model, [(tag, prediction.rows)], feeds, prediction)
+            except Exception:
+                log.exception("on_predicted hook of %s failed", self.model.ref)
+        return prediction
 
 
 @dataclass(frozen=True)
@@ -86,6 +107,7 @@ class ModelManager:
         intra_op_threads: ONNX Runtime threads per model call.
         on_batch: Passed to each batcher (metrics).
         on_load: Called with ``(name, version, seconds)`` after each load (metrics).
+        on_predicted: Called after every model call (prediction log, class counts).
     """
 
     registry: ModelRegistry
@@ -93,9 +115,9 @@ class ModelManager:
     intra_op_threads: int = 1
     on_batch: Callable[[str, int, float], None] | None = None
     on_load: Callable[[str, int, float], None] | None = None
+    on_predicted: PredictedHook | None = None
     _states: dict[str, _State] = field(default_factory=dict)
     _loaded: dict[str, LoadedModel] = field(default_factory=dict)
-    _history: dict[str, list[DeploymentSpec]] = field(default_factory=dict)
     _lock: asyncio.Lock | None = None
 
     # -- reading ---------------------------------------------------------------
@@ -149,12 +171,11 @@ class ModelManager:
             self._states.setdefault(deployment.name, _State(loading=True))
         await asyncio.gather(*(self._apply_logged(d) for d in spec.deployments))
 
-    async def apply(
-        self, spec: DeploymentSpec, *, remember: DeploymentSpec | None = None
-    ) -> Endpoint:
+    async def apply(self, spec: DeploymentSpec) -> Endpoint:
         """Load (and warm) what ``spec`` needs, then switch the endpoint atomically.
 
-        ``remember`` (the spec being replaced) is kept for :meth:`rollback`.
+        Rolling back is not kept here: the deployment history lives in the
+        metadata store, shared by every worker (see :mod:`modelyard.serving.route_sync`).
 
         Raises:
             NotFoundError, IntegrityError, ...: A version cannot be loaded; the
@@ -176,22 +197,8 @@ class ModelManager:
             endpoint = Endpoint(resolved, tuple(variants), tuple(shadows))
             state = self._states.setdefault(spec.name, _State())
             state.endpoint, state.error, state.loading = endpoint, None, False
-            if remember is not None:
-                self._history.setdefault(spec.name, []).append(remember)
             await self._release_unused()
             return endpoint
-
-    async def rollback(self, name: str) -> Endpoint:
-        """Go back to what ``name`` served before its last change.
-
-        Raises:
-            ValidationError: Nothing to roll back to (no change since start).
-        """
-        self.endpoint(name)
-        previous = self._history.get(name, [])
-        if not previous:
-            raise ValidationError(f"{name!r} has not changed since the server started")
-        return await self.apply(previous.pop())
 
     async def aclose(self) -> None:
         """Drain and close every batcher."""
@@ -222,7 +229,7 @@ class ModelManager:
         log.info(
             "loaded %s (%s) in %.2fs: %s", model.ref, model.format, seconds, model.runtime_note
         )
-        loaded = LoadedModel(model, self._batcher(model))
+        loaded = LoadedModel(model, self._batcher(model), on_predicted=self._predicted)
         self._loaded[version.ref] = loaded
         return loaded
 
@@ -241,7 +248,16 @@ class ModelManager:
             max_latency_ms=self.batching.max_latency_ms,
             max_queue_rows=self.batching.max_queue_rows,
             on_batch=(lambda rows, s: on_batch(model.name, rows, s)) if on_batch else None,
+            inline_max_rows=INLINE_MAX_ROWS if model.format.startswith("onnx") else 0,
+            on_predicted=lambda parts, feeds, p: self._predicted(model, parts, feeds, p),
         )
+
+    def _predicted(
+        self, model: ServedModel, parts: list[tuple[Any, int]], feeds: Feeds, prediction: Prediction
+    ) -> None:
+        # Looked up per call: the hook may be set after the models loaded.
+        if self.on_predicted is not None:
+            self.on_predicted(model, parts, feeds, prediction)
 
     async def _release_unused(self) -> None:
         used = {

@@ -64,7 +64,7 @@ _UTC_NS = pa.timestamp("ns", tz="UTC")
 
 @dataclass(frozen=True, slots=True)
 class LogEntry:
-    """One served request, as the prediction log stores it.
+    """One served request (or one model call's batch of requests), as the log stores it.
 
     The arrays are kept by reference until the background thread writes them: the
     caller must not modify them after :meth:`PredictionLog.record`.
@@ -78,6 +78,10 @@ class LogEntry:
         inputs: The request's ONNX-convention feeds (``name -> [N, 1]`` array).
         prediction: The model's answer for those N rows.
         classes: Class labels in code order (classifiers), else None.
+        parts: For a batch of several requests answered by one model call: per request,
+            in row order, ``(request_id, timestamp_ms, latency_ms, rows)``; the rows
+            add up to N and the single-request fields above are ignored. Empty (the
+            default): all N rows belong to ``request_id``.
     """
 
     request_id: str
@@ -88,6 +92,14 @@ class LogEntry:
     inputs: Mapping[str, np.ndarray]
     prediction: Prediction
     classes: Sequence[Any] | None = None
+    parts: tuple[tuple[str, int, float, int], ...] = ()
+
+    def requests(self) -> list[tuple[str, int, float, int]]:
+        """``(request_id, timestamp_ms, latency_ms, rows)`` of each request in the entry."""
+        if self.parts:
+            return list(self.parts)
+        rows = self.prediction.rows
+        return [(self.request_id, self.timestamp_ms, self.latency_ms, rows)]
 
 
 def _text(values: np.ndarray) -> pa.Array:
@@ -161,6 +173,8 @@ def _flat(array: np.ndarray | None, what: str) -> np.ndarray:
 def _entry_key(entry: LogEntry) -> tuple[Any, ...]:
     """The group (and so the schema) of an entry; raises ValueError when it is malformed."""
     pred, n = entry.prediction, entry.prediction.rows
+    if entry.parts and sum(part[3] for part in entry.parts) != n:
+        raise ValueError(f"the parts' rows do not add up to the {n} predictions")
     inputs = []
     for name, array in entry.inputs.items():
         values = np.asarray(array)
@@ -222,19 +236,21 @@ def _output_columns(entries: list[LogEntry]) -> dict[str, pa.Array]:
 
 def _prediction_table(entries: list[LogEntry]) -> pa.Table:
     """One table from entries of one group (same model, inputs and outputs)."""
-    counts = np.array([e.prediction.rows for e in entries], dtype=np.int64)
+    parts = [(e.model, e.version, *part) for e in entries for part in e.requests()]
+    models, versions, ids, stamps, latencies, rows = zip(*parts, strict=True)
+    counts = np.array(rows, dtype=np.int64)
     starts = np.repeat(np.cumsum(counts) - counts, counts)
 
-    def repeat(values: list[Any], dtype: Any) -> np.ndarray:
+    def repeat(values: Sequence[Any], dtype: Any) -> np.ndarray:
         return np.repeat(np.array(values, dtype=dtype), counts)
 
     columns: dict[str, pa.Array] = {
-        "request_id": _text(repeat([e.request_id for e in entries], object)),
+        "request_id": _text(repeat(ids, object)),
         "row": pa.array((np.arange(int(counts.sum())) - starts).astype(np.int32)),
-        "timestamp": pa.array(repeat([e.timestamp_ms for e in entries], np.int64), type=_UTC_MS),
-        "model": _text(repeat([e.model for e in entries], object)),
-        "version": pa.array(repeat([e.version for e in entries], np.int64)),
-        "latency_ms": pa.array(repeat([e.latency_ms for e in entries], np.float64)),
+        "timestamp": pa.array(repeat(stamps, np.int64), type=_UTC_MS),
+        "model": _text(repeat(models, object)),
+        "version": pa.array(repeat(versions, np.int64)),
+        "latency_ms": pa.array(repeat(latencies, np.float64)),
     }
     for name in entries[0].inputs:
         values = np.concatenate([np.asarray(e.inputs[name]).reshape(-1) for e in entries])

@@ -21,8 +21,10 @@ from typing import Any, Protocol
 import numpy as np
 
 from modelyard.exceptions import NotFoundError, ValidationError
-from modelyard.registry import ModelRegistry, ModelVersion
+from modelyard.registry import ModelVersion
 from modelyard.registry.onnx_model import EMPTY_LEVEL, OnnxModel
+from modelyard.serving._feed_plan import FeedPlan
+from modelyard.serving._model_source import ModelSource
 from modelyard.serving._values import INT64_MIN, iso_to_nanoseconds, to_text
 
 __all__ = [
@@ -168,6 +170,7 @@ class ServedModel:
         format: What runs it: ``onnx``, ``onnx-int8``, ``skops``, ...
         runtime_note: Which runtime serves the model and why, for metadata and logs.
         runtime: What runs the model on feeds.
+        plan: The fast path from JSON rows to feeds (see :mod:`.codec`).
 
     Example:
         >>> model = load_served_model(registry, "churn@champion", intra_op_threads=2)
@@ -189,6 +192,7 @@ class ServedModel:
         self.runtime_note = runtime_note
         self.runtime = runtime
         self._used = [c for c in self.signature["inputs"] if c.get("used", True)]
+        self.plan = FeedPlan(self.signature)
 
     def __repr__(self) -> str:
         return f"ServedModel({self.ref}, format={self.format!r}, task={self.task!r})"
@@ -258,7 +262,7 @@ def _synthetic_feeds(signature: dict[str, Any]) -> Feeds:
 
 
 def load_served_model(
-    registry: ModelRegistry,
+    registry: ModelSource,
     ref: str,
     *,
     intra_op_threads: int = 1,
@@ -267,7 +271,10 @@ def load_served_model(
     """Load the version ``ref`` names for serving.
 
     Args:
-        registry: Where the version and its blobs live.
+        registry: Where the version and its blobs live: a
+            :class:`~modelyard.registry.ModelRegistry`, or any
+            :class:`~modelyard.serving._model_source.ModelSource` (a batch job's package
+            of one version, on a worker that has no registry).
         ref: ``churn@champion``, ``churn@3``, ``churn``.
         intra_op_threads: ONNX Runtime threads inside one operator; size it so that
             workers x threads does not exceed the cores (1 for one worker per core).
@@ -308,7 +315,7 @@ def load_served_model(
 
 
 def _onnx_served(
-    registry: ModelRegistry, version: ModelVersion, chosen: str, intra_op_threads: int
+    registry: ModelSource, version: ModelVersion, chosen: str, intra_op_threads: int
 ) -> ServedModel:
     entry = version.formats[chosen]
     session = OnnxModel(

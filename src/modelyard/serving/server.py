@@ -24,8 +24,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from starlette.applications import Starlette
-
 from modelyard.config import Settings, load_settings, worker_handoff
 from modelyard.registry import ModelRegistry
 from modelyard.serving.admin import hash_token
@@ -36,6 +34,7 @@ from modelyard.serving.deployments import (
     parse_serve_spec,
     spec_for_models,
 )
+from modelyard.serving.inference import ServingApp
 from modelyard.serving.manager import ModelManager
 from modelyard.serving.metrics import ServingMetrics
 from modelyard.serving.prediction_log import FeedbackLog, PredictionLog
@@ -82,7 +81,7 @@ class ServeOptions:
         return cls(**raw)
 
 
-def make_app(options: ServeOptions, settings: Settings) -> Starlette:
+def make_app(options: ServeOptions, settings: Settings) -> ServingApp:
     """The app for one worker process (models load in its lifespan startup)."""
     spec = options.spec()  # bad deployment files fail here, before any worker starts
     registry = ModelRegistry.from_settings(settings)
@@ -120,7 +119,7 @@ def make_app(options: ServeOptions, settings: Settings) -> Starlette:
     return build_app(state, startup=startup, shutdown=shutdown)
 
 
-def create_app() -> Starlette:
+def create_app() -> ServingApp:
     """The uvicorn factory each worker process calls (options handed over by :func:`serve`)."""
     handed = worker_handoff(_HANDOFF)
     if handed is None:

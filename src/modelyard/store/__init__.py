@@ -3,7 +3,9 @@
 Owns the SQLAlchemy Core tables (``schema``), the Alembic migrations
 (``migrations/``, applied by ``migrate``), engine set-up per backend (``engine``)
 and the tracking queries (``TrackingStore``), including the run search language
-(``filters``), the dataset metadata (``DatasetStore``) and the model registry (``ModelStore``). Later layers talk to the database only through this package.
+(``filters``), the dataset metadata (``DatasetStore``) and the model registry with
+the serving layer's deployment routes and their history (``ModelStore``). Later
+layers talk to the database only through this package.
 """
 
 from modelyard.store.dataset_store import (
@@ -28,6 +30,8 @@ from modelyard.store.filters import parse_filter, parse_order_by
 from modelyard.store.migrate import current_revision, ensure_schema, head_revision, upgrade
 from modelyard.store.model_rows import (
     MODEL_NAME_RE,
+    DeploymentChange,
+    DeploymentRoutes,
     ModelEvent,
     ModelVersion,
     RegisteredModel,
@@ -42,6 +46,8 @@ __all__ = [
     "MODEL_NAME_RE",
     "ArtifactEntry",
     "DatasetStore",
+    "DeploymentChange",
+    "DeploymentRoutes",
     "Experiment",
     "Metric",
     "ModelEvent",

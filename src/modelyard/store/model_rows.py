@@ -1,7 +1,8 @@
 """Records of the model registry tables, and how rows become them.
 
 Registered models, immutable versions (JSON documents kept as dicts exactly as
-stored) and history events. ``modelyard.registry`` hands these out as they are.
+stored), history events, and the serving layer's deployment routes and their
+change history. ``modelyard.registry`` hands these out as they are.
 """
 
 from __future__ import annotations
@@ -18,9 +19,13 @@ from modelyard.store.schema import model_versions, registered_models
 
 __all__ = [
     "MODEL_NAME_RE",
+    "DeploymentChange",
+    "DeploymentRoutes",
     "ModelEvent",
     "ModelVersion",
     "RegisteredModel",
+    "Route",
+    "change_from_row",
     "check_alias",
     "check_model_name",
     "event_from_row",
@@ -31,6 +36,9 @@ __all__ = [
 MODEL_NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,127}")
 _ALIAS_RE = re.compile(r"[A-Za-z][A-Za-z0-9_\-]{0,63}")
 RESERVED_ALIASES = frozenset({"latest"})
+
+Route = tuple[str, int, str, float]
+"""(model name, version, role, weight) of one deployment route."""
 
 
 @dataclass(frozen=True)
@@ -103,6 +111,38 @@ class ModelEvent:
     reason: str | None
 
 
+@dataclass(frozen=True)
+class DeploymentRoutes:
+    """What a deployment serves according to the store: its routes and sticky flag."""
+
+    routes: tuple[Route, ...]
+    sticky: bool
+
+
+@dataclass(frozen=True)
+class DeploymentChange:
+    """One change of a deployment's routes, with what it replaced.
+
+    ``routes`` and ``sticky`` are the deployment's state *before* the change, so
+    rolling the change back restores them. ``undone_at`` is set once a rollback
+    has undone it; ``rollback`` entries record the rollbacks themselves.
+    """
+
+    change_id: int
+    deployment: str
+    action: str
+    routes: tuple[Route, ...]
+    sticky: bool
+    user: str | None
+    created_at: int
+    undone_at: int | None
+
+    @property
+    def undoable(self) -> bool:
+        """Whether a rollback can still undo this change."""
+        return self.undone_at is None and self.action != "rollback"
+
+
 def check_model_name(name: object) -> str:
     """``name`` if it is a valid model name, else a ValidationError saying what is."""
     if not isinstance(name, str) or not MODEL_NAME_RE.fullmatch(name):
@@ -173,4 +213,19 @@ def event_from_row(row: Row[Any], name: str) -> ModelEvent:
         user=m["user"],
         at=int(m["at"]),
         reason=m["reason"],
+    )
+
+
+def change_from_row(row: Row[Any]) -> DeploymentChange:
+    """A :class:`DeploymentChange` from a ``deployment_changes`` row."""
+    m = row._mapping
+    return DeploymentChange(
+        change_id=int(m["change_id"]),
+        deployment=m["deployment"],
+        action=m["action"],
+        routes=tuple((str(n), int(v), str(r), float(w)) for n, v, r, w in json.loads(m["routes"])),
+        sticky=bool(m["sticky"]),
+        user=m["user"],
+        created_at=int(m["created_at"]),
+        undone_at=None if m["undone_at"] is None else int(m["undone_at"]),
     )

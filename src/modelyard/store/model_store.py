@@ -1,10 +1,12 @@
-"""Registered models, their immutable versions, aliases and history.
+"""Registered models, their immutable versions, aliases and history; deployment routes.
 
 Versions are numbered inside one write transaction that also locks the model
 row, so two registrations at once get N and N+1. An alias moves with a single
 upsert in the same transaction as the history event that records the move, so
 readers see either the old or the new target, never none, and the history never
-misses a move.
+misses a move. A deployment's routes change the same way: the routes a change
+replaces are pushed to its history in the transaction that writes the new ones,
+and a rollback takes the newest entry under the deployment's row lock.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from typing import Any
 from sqlalchemy import Engine, delete, func, select, update
 
 from modelyard.exceptions import ConflictError, NotFoundError, ValidationError
+from modelyard.store import deployment_queries
 from modelyard.store.database import Database
 from modelyard.store.migrate import ensure_schema
 from modelyard.store.model_queries import (
@@ -30,9 +33,12 @@ from modelyard.store.model_queries import (
     version_of,
 )
 from modelyard.store.model_rows import (
+    DeploymentChange,
+    DeploymentRoutes,
     ModelEvent,
     ModelVersion,
     RegisteredModel,
+    Route,
     check_alias,
     check_model_name,
     event_from_row,
@@ -41,7 +47,6 @@ from modelyard.store.model_rows import (
 )
 from modelyard.store.rows import now_ms
 from modelyard.store.schema import (
-    deployment_routes,
     model_aliases,
     model_events,
     model_versions,
@@ -51,13 +56,9 @@ from modelyard.store.schema import (
 __all__ = ["ModelStore", "NewModelVersion", "Route"]
 
 STATUSES = ("ready", "archived")
-ROLES = ("primary", "canary", "shadow")
 
 NewModelVersion = Mapping[str, Any]
 """run_id, task, lineage, signature, metrics, size_bytes, formats, description."""
-
-Route = tuple[str, int, str, float]
-"""(model name, version, role, weight) of one deployment route."""
 
 
 class _Any:
@@ -201,19 +202,24 @@ class ModelStore(Database):
 
     def get_routes(self, deployment: str) -> list[Route]:
         """The routes of ``deployment``: primary first, then canaries, then shadows."""
-        query = (
-            select(
-                registered_models.c.name,
-                deployment_routes.c.version,
-                deployment_routes.c.role,
-                deployment_routes.c.weight,
-            )
-            .join(registered_models, registered_models.c.model_id == deployment_routes.c.model_id)
-            .where(deployment_routes.c.deployment == deployment)
-        )
         with self._read() as conn:
-            rows = [(r[0], int(r[1]), r[2], float(r[3])) for r in conn.execute(query)]
-        return sorted(rows, key=lambda r: (ROLES.index(r[2]), r[0], r[1]))
+            return deployment_queries.read_routes(conn, deployment)
+
+    def get_deployment(self, deployment: str) -> DeploymentRoutes | None:
+        """The routes and sticky flag of ``deployment`` (None if it was never written)."""
+        with self._read() as conn:
+            return deployment_queries.deployment_state(conn, deployment)
+
+    def list_changes(
+        self, deployment: str, *, limit: int | None = None, undoable: bool = False
+    ) -> list[DeploymentChange]:
+        """The change history of ``deployment``, newest first (at most ``limit``).
+
+        ``undoable`` keeps only the changes a rollback can still undo (not undone
+        yet, not rollbacks themselves); the first is the one the next undoes.
+        """
+        with self._read() as conn:
+            return deployment_queries.list_changes(conn, deployment, limit=limit, undoable=undoable)
 
     # -- writing -------------------------------------------------------------
     def create_version(
@@ -427,24 +433,65 @@ class ModelStore(Database):
             )
             return record
 
-    def set_routes(self, deployment: str, routes: Sequence[Route]) -> None:
-        """Replace the routes of ``deployment`` (the serving layer's record of traffic)."""
+    def set_routes(
+        self, deployment: str, routes: Sequence[Route], *, sticky: bool | None = None
+    ) -> None:
+        """Replace the routes of ``deployment`` without recording history.
+
+        ``sticky`` (when given) is stored as the deployment's sticky flag. Serving
+        changes go through :meth:`record_change`, which keeps the history.
+        """
         with self._write() as conn:
-            conn.execute(
-                delete(deployment_routes).where(deployment_routes.c.deployment == deployment)
+            deployment_queries.write_routes(conn, self._insert, deployment, routes, sticky)
+
+    def record_change(
+        self,
+        deployment: str,
+        routes: Sequence[Route],
+        *,
+        sticky: bool,
+        action: str,
+        user: str | None = None,
+    ) -> DeploymentChange | None:
+        """Write new routes (and sticky flag); push the ones they replace to the history.
+
+        One transaction under the deployment's row lock. A deployment's first
+        routes replace nothing and are written without a history entry; a state
+        equal to the stored one changes and records nothing. ``action`` is
+        ``start``, ``set``, ``canary`` or ``promote``.
+
+        Returns:
+            The history entry written (holding the replaced routes), or None.
+
+        Raises:
+            ValidationError: Unknown action or route role.
+            NotFoundError: A route names a model or version that does not exist.
+        """
+        with self._write() as conn:
+            return deployment_queries.record_change(
+                conn, self._insert, deployment, routes, sticky=sticky, action=action, user=user
             )
-            for name, version, role, weight in routes:
-                if role not in ROLES:
-                    raise ValidationError(f"route role {role!r} is not one of {', '.join(ROLES)}")
-                model_id = model_id_of(conn, name)
-                version_of(conn, model_id, name, version)
-                conn.execute(
-                    deployment_routes.insert().values(
-                        deployment=deployment,
-                        model_id=model_id,
-                        version=version,
-                        role=role,
-                        weight=float(weight),
-                        updated_at=now_ms(),
-                    )
-                )
+
+    def pop_change(
+        self, deployment: str, *, expect: int | None = None, user: str | None = None
+    ) -> DeploymentChange | None:
+        """Roll ``deployment`` back: undo its newest change, atomically.
+
+        One transaction under the deployment's row lock: take the newest change
+        a rollback can undo, write the routes and sticky flag it replaced, mark
+        it undone, log the rollback (never undone itself, so two rollbacks go
+        back two changes). Two rollbacks at once never take the same entry.
+        ``expect`` (a ``change_id`` from :meth:`list_changes`) makes it
+        conditional: if another change or rollback came first, nothing changes.
+
+        Returns:
+            The change that was undone, or None when there is none to undo.
+
+        Raises:
+            ConflictError: ``expect`` is no longer the newest change to undo.
+            NotFoundError: The routes to restore name a version deleted since.
+        """
+        with self._write() as conn:
+            return deployment_queries.pop_change(
+                conn, self._insert, deployment, expect=expect, user=user
+            )

@@ -38,12 +38,19 @@ __all__ = [
     "dataset_stream_messages",
     "dataset_versions",
     "datasets",
+    "deployment_changes",
+    "deployment_routes",
+    "deployments",
     "experiment_tags",
     "experiments",
     "latest_metrics",
     "metadata",
     "metrics",
+    "model_aliases",
+    "model_events",
+    "model_versions",
     "params",
+    "registered_models",
     "run_artifacts",
     "runs",
     "tags",
@@ -351,4 +358,39 @@ deployment_routes = Table(
         ondelete="RESTRICT",
     ),
     sqlite_with_rowid=False,
+)
+
+# One row per deployment the serving layer has written: its sticky flag (a property
+# of the deployment, not of a route) and the row locked while its routes and history
+# change (PostgreSQL; SQLite's BEGIN IMMEDIATE already serialises writers).
+deployments = Table(
+    "deployments",
+    metadata,
+    Column("name", String(KEY_MAX), primary_key=True),
+    Column("sticky", Boolean, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+)
+
+# Every change of a deployment's routes, newest last: the routes (and sticky flag) it
+# replaced, as JSON, so a rollback restores them even after the worker that made the
+# change is gone. A rollback marks the change it undid (``undone_at``) and is logged
+# itself; rollbacks are never undone in turn, so rolling back twice goes back two steps.
+deployment_changes = Table(
+    "deployment_changes",
+    metadata,
+    Column("change_id", Integer, primary_key=True, autoincrement=True),
+    Column(
+        "deployment",
+        String(KEY_MAX),
+        ForeignKey("deployments.name", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("action", String(16), nullable=False),
+    Column("routes", Text, nullable=False),
+    Column("sticky", Boolean, nullable=False),
+    Column("user", String(256), nullable=True),
+    Column("created_at", BigInteger, nullable=False),
+    Column("undone_at", BigInteger, nullable=True),
+    CheckConstraint("action IN ('start', 'set', 'canary', 'promote', 'rollback')", name="action"),
+    Index(None, "deployment", "change_id"),
 )

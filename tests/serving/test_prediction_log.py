@@ -12,6 +12,7 @@ import textwrap
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -391,3 +392,54 @@ def test_one_entry_per_model_call_keeps_each_requests_rows(tmp_path: Path) -> No
     assert table.column("in.x").to_pylist() == [1.0, 2.0, 3.0, 9.0]
     assert table.column("out.label").to_pylist() == ["no", "no", "no", "yes"]
     assert (log.failed, log.written) == (4, 4)
+
+
+def test_block_feeds_log_like_plain_feeds_into_the_same_file(tmp_path: Path) -> None:
+    from modelyard.serving._blocks import BlockFeeds
+    from modelyard.serving._feed_plan import FeedPlan
+
+    plan = FeedPlan(
+        {
+            "inputs": [
+                {"name": "x", "kind": "numeric"},
+                {"name": "plan", "kind": "categorical"},
+                {"name": "vip", "kind": "boolean"},
+                {"name": "since", "kind": "datetime"},
+            ]
+        }
+    )
+    rows = [
+        {"x": 1.5, "plan": "pro", "vip": True, "since": "2024-05-01T00:00:00Z"},
+        {"x": None, "plan": "", "vip": None, "since": None},
+    ]
+    planned = [plan.from_records([row], max_rows=5) for row in rows]
+    assert all(p is not None for p in planned)
+    parts = [p[0] for p in planned if p is not None]
+    batch = BlockFeeds.concat(parts)
+    assert batch is not None
+    plain = {name: np.asarray(values).copy() for name, values in parts[0].items()}
+    probs = np.array([[0.25, 0.75], [0.5, 0.5], [0.9, 0.1]], dtype=np.float32)
+
+    def entry(rid: str, inputs: Any, prob: np.ndarray, parts: Any = ()) -> LogEntry:
+        prediction = Prediction(codes=(prob[:, 1] > 0.6).astype(np.int64), probabilities=prob)
+        return LogEntry(rid, T0, "churn", 1, 1.0, inputs, prediction, ["no", "yes"], parts)
+
+    with PredictionLog(tmp_path) as log:
+        log.record(entry("batch", batch, probs[:2], (("a", T0, 1.0, 1), ("b", T0, 2.0, 1))))
+        log.record(entry("plain", plain, probs[2:]))
+    files = list((tmp_path / "churn").glob("*.parquet"))
+    assert len(files) == 1  # one schema, one file
+    table = read_folder(tmp_path / "churn")
+    assert table.column_names[6:10] == ["in.x", "in.plan", "in.vip", "in.since"]
+    by_id = {r["request_id"]: r for r in table.to_pylist()}
+    assert by_id["a"]["in.x"] == 1.5
+    assert by_id["a"]["in.plan"] == "pro"
+    assert by_id["a"]["in.vip"] == 1.0
+    assert by_id["a"]["in.since"].isoformat() == "2024-05-01T00:00:00+00:00"
+    assert by_id["b"]["in.x"] is None
+    assert by_id["b"]["in.plan"] == ""
+    assert by_id["b"]["in.since"] is None
+    assert by_id["b"]["in.vip"] is None
+    assert by_id["plain"]["in.plan"] == "pro"
+    assert by_id["plain"]["out.label"] == "no"
+    assert (log.failed, log.written) == (0, 3)

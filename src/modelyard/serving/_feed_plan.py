@@ -9,7 +9,7 @@ request with a handful of calls whatever its width:
 - every numeric and boolean value goes into one float64 array (``[k, N, 1]``; each
   column's feed is a contiguous view of it), checked with one ``isfinite``;
 - every categorical value into one object array, the same way;
-- datetimes as in the codec (they are parsed one by one anyway).
+- every datetime into one int64 array (parsed one by one, as in the codec).
 
 The plan only accepts what the detailed path would accept *unchanged*: exact JSON types
 (numbers for numeric columns, ``true``/``false``/0/1 for boolean ones, strings for
@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from modelyard.registry.onnx_model import EMPTY_LEVEL
+from modelyard.serving._blocks import BlockFeeds, BlockLayout
 from modelyard.serving._values import to_nanoseconds
 
 __all__ = ["FeedPlan"]
@@ -38,7 +39,7 @@ _BOOLEAN_TYPES = frozenset({bool, int, float, _NONE})
 _BOOLEAN_VALUES = frozenset({0, 1, None})  # True == 1 and 0.0 == 0 hash alike
 _TEXT_TYPES = frozenset({str, _NONE})
 
-Planned = tuple[dict[str, np.ndarray], int]
+Planned = tuple[BlockFeeds, int]
 """Feeds (one ``[N, 1]`` array per used column) and N."""
 
 
@@ -62,14 +63,15 @@ class FeedPlan:
             n for n, k in kinds.items() if k not in ("boolean", "categorical", "datetime")
         ]
         self.booleans = [n for n, k in kinds.items() if k == "boolean"]
-        self.texts = [n for n, k in kinds.items() if k == "categorical"]
-        self.datetimes = [n for n, k in kinds.items() if k == "datetime"]
-        self.doubles = self.numbers + self.booleans
+        self.texts = tuple(n for n, k in kinds.items() if k == "categorical")
+        self.datetimes = tuple(n for n, k in kinds.items() if k == "datetime")
+        self.doubles = tuple(self.numbers + self.booleans)
         self.used = frozenset(kinds)
         self.known = frozenset(c["name"] for c in inputs)
         # Feeds keep the signature's column order (the prediction log's columns follow it).
-        self.order = list(kinds)
-        self.reorder = self.order != self.doubles + self.texts + self.datetimes
+        self.order = tuple(kinds)
+        blocks = [(self.doubles, "<f8"), (self.texts, "|O"), (self.datetimes, "<i8")]
+        self.layout = BlockLayout(self.order, tuple((n, d) for n, d in blocks if n))
 
     def from_records(self, records: Any, *, max_rows: int) -> Planned | None:
         """Feeds from ``[{column: value}, ...]``, or None to take the detailed path."""
@@ -88,7 +90,7 @@ class FeedPlan:
                 [get(name) for name in self.numbers],
                 [get(name) for name in self.booleans],
                 [get(name) for name in self.texts],
-                [[get(name)] for name in self.datetimes],
+                [get(name) for name in self.datetimes],
                 1,
             )
         if set(map(type, records)) != {dict}:
@@ -100,7 +102,7 @@ class FeedPlan:
             [r.get(name) for name in self.numbers for r in records],
             [r.get(name) for name in self.booleans for r in records],
             [r.get(name) for name in self.texts for r in records],
-            [[r.get(name) for r in records] for name in self.datetimes],
+            [r.get(name) for name in self.datetimes for r in records],
             len(records),
         )
 
@@ -120,7 +122,7 @@ class FeedPlan:
             [row[at[name]] for name in self.numbers for row in data],
             [row[at[name]] for name in self.booleans for row in data],
             [row[at[name]] for name in self.texts for row in data],
-            [[row[at[name]] for row in data] for name in self.datetimes],
+            [row[at[name]] for name in self.datetimes for row in data],
             len(data),
         )
 
@@ -129,11 +131,11 @@ class FeedPlan:
         numbers: list[Any],
         booleans: list[Any],
         texts: list[Any],
-        datetimes: list[list[Any]],
+        datetimes: list[Any],
         rows: int,
     ) -> Planned | None:
         """Feeds from the values of each kind, column after column (``rows`` each)."""
-        feeds: dict[str, np.ndarray] = {}
+        blocks: list[np.ndarray] = []
         if self.doubles:
             if not set(map(type, numbers)) <= _NUMBER_TYPES:
                 return None
@@ -149,24 +151,19 @@ class FeedPlan:
             # Each null is one NaN; any other non-finite value is refused by the codec.
             if int(np.count_nonzero(~np.isfinite(matrix))) != flat.count(None):
                 return None
-            matrix = matrix.reshape(len(self.doubles), rows, 1)
-            for i, name in enumerate(self.doubles):
-                feeds[name] = matrix[i]
+            blocks.append(matrix.reshape(len(self.doubles), rows, 1))
         if self.texts:
             if not set(map(type, texts)) <= _TEXT_TYPES:
                 return None
             levels = np.array(
                 ["" if v is None else (v or EMPTY_LEVEL) for v in texts], dtype=object
-            ).reshape(len(self.texts), rows, 1)
-            for i, name in enumerate(self.texts):
-                feeds[name] = levels[i]
-        for name, values in zip(self.datetimes, datetimes, strict=True):
-            if not set(map(type, values)) <= _TEXT_TYPES:
+            )
+            blocks.append(levels.reshape(len(self.texts), rows, 1))
+        if self.datetimes:
+            if not set(map(type, datetimes)) <= _TEXT_TYPES:
                 return None
-            stamps, problem = to_nanoseconds(values)
+            stamps, problem = to_nanoseconds(datetimes)
             if stamps is None or problem is not None:
                 return None
-            feeds[name] = stamps.reshape(rows, 1)
-        if self.reorder:
-            feeds = {name: feeds[name] for name in self.order}
-        return feeds, rows
+            blocks.append(stamps.reshape(len(self.datetimes), rows, 1))
+        return BlockFeeds(self.layout, blocks), rows

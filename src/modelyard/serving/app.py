@@ -63,7 +63,6 @@ class ServerState:
     feedback_log: FeedbackLog | None = None
     admin_token_sha256: str | None = None
     draining: bool = False
-    on_change: Callable[[str], None] | None = None
     refresh: Callable[[], Awaitable[Any]] | None = None
     read_deadlines: Deadlines = field(init=False)
     answer_deadlines: Deadlines = field(init=False)

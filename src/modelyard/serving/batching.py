@@ -43,6 +43,7 @@ from typing import Any
 import numpy as np
 
 from modelyard.exceptions import ModelyardError, ValidationError
+from modelyard.serving._blocks import BlockFeeds
 from modelyard.serving.errors import ModelNotReady, Overloaded, PayloadTooLarge
 from modelyard.serving.runtime import Feeds, Prediction, ServedModel
 
@@ -175,6 +176,7 @@ class AdaptiveBatcher:
         self._queued_rows = 0
         self._in_flight_rows = 0
         self._arrived = asyncio.Event()
+        self._wanted_rows = 1  # wake the worker once this many rows are queued
         self._worker: asyncio.Task[None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._closing = False
@@ -227,7 +229,8 @@ class AdaptiveBatcher:
         future: asyncio.Future[Prediction] = self._ensure_worker().create_future()
         self._queue.append(_Request(feeds, rows, future, tag))
         self._queued_rows += rows
-        self._arrived.set()
+        if self._queued_rows >= self._wanted_rows:  # not on every arrival while filling
+            self._arrived.set()
         return await future
 
     def stats(self) -> BatcherStats:
@@ -284,19 +287,26 @@ class AdaptiveBatcher:
                 await self._run(batch)
 
     async def _fill(self) -> None:
-        """Under load, wait (briefly) until about as many rows queue as the last batch had."""
+        """Under load, wait (briefly) until about as many rows queue as the last batch had.
+
+        One timer and one wake-up per batch: arrivals wake the worker only once the
+        target is reached (see :meth:`predict`), the timer at the deadline.
+        """
         target = min(self._last_rows, self.max_batch_size)
-        if target < 2:
+        if target < 2 or self._queued_rows >= target or self._closing:
             return
-        deadline = self._last_end + self.max_latency_ms / 1000
         loop = asyncio.get_running_loop()
-        while self._queued_rows < target and not self._closing and loop.time() < deadline:
-            self._arrived.clear()
-            try:
-                async with asyncio.timeout_at(deadline):
-                    await self._arrived.wait()
-            except TimeoutError:
-                return
+        deadline = self._last_end + self.max_latency_ms / 1000
+        if loop.time() >= deadline:
+            return
+        self._wanted_rows = target
+        self._arrived.clear()
+        timer = loop.call_at(deadline, self._arrived.set)
+        try:
+            await self._arrived.wait()
+        finally:
+            timer.cancel()
+            self._wanted_rows = 1
 
     def _take(self) -> list[_Request]:
         """Queued requests for one call: up to ``max_batch_size`` rows, same inputs."""
@@ -386,6 +396,9 @@ class AdaptiveBatcher:
 
 
 def _concat(batch: list[_Request]) -> Feeds:
+    blocks = BlockFeeds.concat([r.feeds for r in batch])  # one call per block, if built so
+    if blocks is not None:
+        return blocks
     return {name: np.concatenate([r.feeds[name] for r in batch]) for name in batch[0].feeds}
 
 

@@ -39,6 +39,7 @@ import logging
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from itertools import chain
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self
@@ -49,6 +50,7 @@ import pyarrow as pa
 
 from modelyard.exceptions import ValidationError
 from modelyard.registry.onnx_model import EMPTY_LEVEL
+from modelyard.serving._blocks import BlockFeeds
 from modelyard.serving._parquet_sink import ParquetSink, check_writable
 
 if TYPE_CHECKING:
@@ -175,12 +177,19 @@ def _entry_key(entry: LogEntry) -> tuple[Any, ...]:
     pred, n = entry.prediction, entry.prediction.rows
     if entry.parts and sum(part[3] for part in entry.parts) != n:
         raise ValueError(f"the parts' rows do not add up to the {n} predictions")
-    inputs = []
-    for name, array in entry.inputs.items():
-        values = np.asarray(array)
-        if values.size != n:
-            raise ValueError(f"input {name!r} has {values.size} values for {n} predictions")
-        inputs.append((name, _kind(values)))
+    inputs: tuple[Any, ...]
+    if isinstance(entry.inputs, BlockFeeds):  # built by the server: checked per block
+        if entry.inputs.rows != n:
+            raise ValueError(f"the inputs have {entry.inputs.rows} rows for {n} predictions")
+        inputs = ("blocks", entry.inputs.layout)
+    else:
+        found = []
+        for name, array in entry.inputs.items():
+            values = np.asarray(array)
+            if values.size != n:
+                raise ValueError(f"input {name!r} has {values.size} values for {n} predictions")
+            found.append((name, _kind(values)))
+        inputs = tuple(found)
     k = len(entry.classes) if entry.classes is not None else None
     if (
         pred.codes is not None
@@ -201,7 +210,7 @@ def _entry_key(entry: LogEntry) -> tuple[Any, ...]:
     classes = None if entry.classes is None else tuple(entry.classes)
     return (
         entry.model,
-        tuple(inputs),
+        inputs,
         classes,
         pred.codes is not None,
         probs,
@@ -252,11 +261,29 @@ def _prediction_table(entries: list[LogEntry]) -> pa.Table:
         "version": pa.array(repeat(versions, np.int64)),
         "latency_ms": pa.array(repeat(latencies, np.float64)),
     }
-    for name in entries[0].inputs:
-        values = np.concatenate([np.asarray(e.inputs[name]).reshape(-1) for e in entries])
-        columns[f"in.{name}"] = _input_column(values)
+    columns.update(_input_columns(entries))
     columns.update(_output_columns(entries))
     return pa.table(columns)
+
+
+def _input_columns(entries: list[LogEntry]) -> dict[str, pa.Array]:
+    """The ``in.*`` columns, in feed order; entries of one group share their layout."""
+    first = entries[0].inputs
+    if not isinstance(first, BlockFeeds):
+        return {
+            f"in.{name}": _input_column(
+                np.concatenate([np.asarray(e.inputs[name]).reshape(-1) for e in entries])
+            )
+            for name in first
+        }
+    # One concatenation per block for the whole group, however many requests it holds.
+    joined = [
+        np.concatenate([e.inputs.blocks[j] for e in entries], axis=1)  # type: ignore[attr-defined]
+        for j in range(len(first.blocks))
+    ]
+    names = chain.from_iterable(names for names, _ in first.layout.blocks)
+    values = dict(zip(names, chain.from_iterable(joined), strict=True))
+    return {f"in.{name}": _input_column(values[name].reshape(-1)) for name in first.layout.order}
 
 
 def _folder_name(model: str) -> str:

@@ -105,7 +105,6 @@ def make_app(options: ServeOptions, settings: Settings) -> ServingApp:
     )
 
     sync = RouteSync(manager, registry.store)
-    state.on_change = sync.publish
     state.refresh = sync.sync_once
 
     async def startup() -> None:

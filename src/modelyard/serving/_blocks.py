@@ -42,9 +42,11 @@ class BlockLayout:
     blocks: tuple[tuple[tuple[str, ...], str], ...]
 
     @cached_property
-    def in_order(self) -> bool:
-        """Whether the blocks, one after another, already list the columns in order."""
-        return self.order == tuple(chain.from_iterable(names for names, _ in self.blocks))
+    def positions(self) -> tuple[int, ...]:
+        """For each column in :attr:`order`, its index among the blocks' columns taken
+        one block after another."""
+        flat = list(chain.from_iterable(names for names, _ in self.blocks))
+        return tuple(flat.index(name) for name in self.order)
 
 
 class BlockFeeds(dict[str, np.ndarray]):
@@ -58,13 +60,10 @@ class BlockFeeds(dict[str, np.ndarray]):
     __slots__ = ("blocks", "layout")
 
     def __init__(self, layout: BlockLayout, blocks: Sequence[np.ndarray]) -> None:
-        # Iterating a block yields its column views in C: no Python loop per column.
-        names = chain.from_iterable(names for names, _ in layout.blocks)
-        super().__init__(zip(names, chain.from_iterable(blocks), strict=True))
-        if not layout.in_order:
-            views = dict(self)
-            self.clear()
-            self.update((name, views[name]) for name in layout.order)
+        # Iterating a block yields its column views, and map/zip place them in feed
+        # order, all in C: no Python-level loop per column.
+        views = list(chain.from_iterable(blocks))
+        super().__init__(zip(layout.order, map(views.__getitem__, layout.positions), strict=True))
         self.layout = layout
         self.blocks = tuple(blocks)
 

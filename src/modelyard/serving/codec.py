@@ -197,7 +197,11 @@ def encode_v1(prediction: Prediction, model: ServedModel, request_id: str | None
     body: dict[str, Any] = {"model": model.name, "version": model.version, "request_id": request_id}
     if model.classes is not None:
         codes, probabilities = _classified(prediction, model)
-        body["predictions"] = _labels(codes, model.classes)
+        body["predictions"] = (
+            model.int_classes[codes]
+            if model.int_classes is not None
+            else _labels(codes, model.classes)
+        )
         body["probabilities"] = np.ascontiguousarray(probabilities)
         body["classes"] = model.classes
     else:

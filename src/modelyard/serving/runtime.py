@@ -23,6 +23,7 @@ import numpy as np
 from modelyard.exceptions import NotFoundError, ValidationError
 from modelyard.registry import ModelVersion
 from modelyard.registry.onnx_model import EMPTY_LEVEL, OnnxModel
+from modelyard.serving._blocks import BlockFeeds
 from modelyard.serving._feed_plan import FeedPlan
 from modelyard.serving._model_source import ModelSource
 from modelyard.serving._values import INT64_MIN, iso_to_nanoseconds, to_text
@@ -188,6 +189,10 @@ class ServedModel:
         self.signature = version.signature
         classes = self.signature.get("output", {}).get("classes")
         self.classes: list[Any] | None = list(classes) if classes is not None else None
+        # Integer classes answer as a numpy lookup (see codec.encode_v1), kept once here.
+        self.int_classes: np.ndarray | None = None
+        if self.classes is not None and set(map(type, self.classes)) == {int}:
+            self.int_classes = np.asarray(self.classes, dtype=np.int64)
         self.format = format
         self.runtime_note = runtime_note
         self.runtime = runtime
@@ -212,6 +217,9 @@ class ServedModel:
             ValidationError: A used column is missing from ``feeds``, the arrays differ in
                 length, or the runtime refused them.
         """
+        if isinstance(feeds, BlockFeeds) and feeds.layout is self.plan.layout:
+            rows = feeds.rows  # built by this model's plan: complete and aligned
+            return self.runtime.infer(feeds, rows) if rows else self._empty()
         missing = [c["name"] for c in self._used if c["name"] not in feeds]
         if missing:
             raise ValidationError(

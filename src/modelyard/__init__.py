@@ -28,24 +28,28 @@ defaults (see :mod:`modelyard.config`); :func:`connect` picks a store explicitly
 from __future__ import annotations
 
 import os
+from typing import TYPE_CHECKING
 
-from modelyard import data
-from modelyard import registry as models
+from modelyard._utils.lazy import lazy_exports
 from modelyard.exceptions import ModelyardError
-from modelyard.registry import register
-from modelyard.tracking import (
-    ActiveRun,
-    Metric,
-    Run,
-    TrackingClient,
-    get_client,
-    get_metric_history,
-    get_run,
-    list_experiments,
-    search_runs,
-    start_run,
-)
-from modelyard.training import train
+
+if TYPE_CHECKING:
+    from modelyard import data
+    from modelyard import registry as models
+    from modelyard.registry import register
+    from modelyard.tracking import (
+        ActiveRun,
+        Metric,
+        Run,
+        TrackingClient,
+        get_client,
+        get_metric_history,
+        get_run,
+        list_experiments,
+        search_runs,
+        start_run,
+    )
+    from modelyard.training import train
 
 __version__ = "0.1.0"
 
@@ -84,10 +88,34 @@ def connect(
     Returns:
         The default tracking client (``my.data.get_client()`` has the data client).
     """
-    from modelyard import tracking
+    from modelyard import data, registry, tracking
 
     data.connect(home=home, db_url=db_url, artifacts_url=artifacts_url, master_key=master_key)
-    models.connect(home=home, db_url=db_url, artifacts_url=artifacts_url, master_key=master_key)
+    registry.connect(home=home, db_url=db_url, artifacts_url=artifacts_url, master_key=master_key)
     return tracking.connect(
         home=home, db_url=db_url, artifacts_url=artifacts_url, master_key=master_key
     )
+
+
+# Each name's module, imported on first use (see modelyard._utils.lazy): ``import
+# modelyard`` stays fast for the CLI and server workers. A trailing ":" means the
+# module itself.
+_EXPORTS = {
+    "ActiveRun": "modelyard.tracking",
+    "Metric": "modelyard.tracking",
+    "Run": "modelyard.tracking",
+    "TrackingClient": "modelyard.tracking",
+    "data": "modelyard.data:",
+    "get_client": "modelyard.tracking",
+    "get_metric_history": "modelyard.tracking",
+    "get_run": "modelyard.tracking",
+    "list_experiments": "modelyard.tracking",
+    "models": "modelyard.registry:",
+    "register": "modelyard.registry",
+    "search_runs": "modelyard.tracking",
+    "start_run": "modelyard.tracking",
+    "train": "modelyard.training",
+}
+
+if not TYPE_CHECKING:
+    __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

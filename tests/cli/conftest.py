@@ -30,9 +30,8 @@ def words(text: str) -> str:
     return " ".join(text.split())
 
 
-@pytest.fixture
-def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """``MODELYARD_HOME`` (and the working folder) is a fresh temporary folder."""
+def use_home(monkeypatch: pytest.MonkeyPatch, path: Path) -> Path:
+    """Make ``path`` ``MODELYARD_HOME`` and the working folder, with no other settings."""
     for var in (
         "MODELYARD_DB_URL",
         "MODELYARD_ARTIFACTS_URL",
@@ -45,10 +44,21 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
         "FORCE_COLOR",
     ):
         monkeypatch.delenv(var, raising=False)
-    monkeypatch.setenv("MODELYARD_HOME", str(tmp_path))
+    monkeypatch.setenv("MODELYARD_HOME", str(path))
     monkeypatch.setenv("MODELYARD_USER", "tester")
-    monkeypatch.chdir(tmp_path)
-    return tmp_path
+    monkeypatch.chdir(path)
+    return path
+
+
+def strip_ansi(text: str) -> str:
+    """``text`` without terminal colour codes."""
+    return _ANSI.sub("", text)
+
+
+@pytest.fixture
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """``MODELYARD_HOME`` (and the working folder) is a fresh temporary folder."""
+    return use_home(monkeypatch, tmp_path)
 
 
 @pytest.fixture
@@ -59,7 +69,7 @@ def cli(home: Path, capsys: pytest.CaptureFixture[str]) -> Callable[..., Result]
         capsys.readouterr()  # drop anything printed before this call
         code = main(list(args))
         captured = capsys.readouterr()
-        return Result(code, _ANSI.sub("", captured.out), _ANSI.sub("", captured.err))
+        return Result(code, strip_ansi(captured.out), strip_ansi(captured.err))
 
     return run
 

@@ -2,25 +2,54 @@
 
 from __future__ import annotations
 
+import io
 import json
-from collections.abc import Callable
+from contextlib import redirect_stderr, redirect_stdout
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
+from modelyard.cli.app import main
 from modelyard.cli.demo import EXPERIMENT
 from modelyard.config import load_settings
 from modelyard.registry import ModelRegistry
 from modelyard.tracking import TrackingClient
-from tests.cli.conftest import Result, words
+from tests.cli.conftest import Result, strip_ansi, use_home, words
 
-CLI = Callable[..., Result]
 FAMILIES = {"linear", "random_forest", "hist_gradient_boosting", "lightgbm", "xgboost"}
 
 
+@dataclass(frozen=True)
+class Demo:
+    """What one ``modelyard demo`` run printed, and the home it filled."""
+
+    home: Path
+    result: Result
+
+
+@pytest.fixture(scope="module")
+def demo_run(tmp_path_factory: pytest.TempPathFactory) -> Demo:
+    """``modelyard demo``, run once: it trains, registers and serves (the slow part)."""
+    home = tmp_path_factory.mktemp("demo")
+    out, err = io.StringIO(), io.StringIO()
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        use_home(monkeypatch, home)
+        with redirect_stdout(out), redirect_stderr(err):
+            code = main(["demo", "--folds", "2", "--rows", "1000", "--trials", "0"])
+    return Demo(home, Result(code, strip_ansi(out.getvalue()), strip_ansi(err.getvalue())))
+
+
+@pytest.fixture
+def demo(demo_run: Demo, monkeypatch: pytest.MonkeyPatch) -> Demo:
+    """The shared demo run, its home again ``MODELYARD_HOME`` and the working folder."""
+    use_home(monkeypatch, demo_run.home)
+    return demo_run
+
+
 @pytest.mark.slow
-def test_demo_trains_tracks_and_prints_the_leaderboard(cli: CLI, home: Path) -> None:
-    result = cli("demo", "--folds", "2", "--rows", "1000", "--trials", "0")
+def test_demo_trains_tracks_and_prints_the_leaderboard(demo: Demo) -> None:
+    home, result = demo.home, demo.result
     assert result.code == 0, result.err
     text = words(result.out)
     assert "leaderboard (roc_auc, binary)" in text
@@ -70,13 +99,13 @@ def test_demo_trains_tracks_and_prints_the_leaderboard(cli: CLI, home: Path) -> 
 
 
 @pytest.mark.slow
-def test_demo_ingests_masked_validated_churn_data(cli: CLI, home: Path) -> None:
+def test_demo_ingests_masked_validated_churn_data(demo: Demo) -> None:
     import pandas as pd
 
     from modelyard.cli._demo_data import DEMO_MASKS
     from modelyard.data import DataClient
 
-    result = cli("demo", "--folds", "2", "--rows", "1000", "--trials", "0")
+    home, result = demo.home, demo.result
     assert result.code == 0, result.err
     out = words(result.out)
     assert "churn@1 (1,000 rows" in out

@@ -12,9 +12,12 @@ from modelyard.data import make_churn
 from tests.cli.conftest import Result, words
 
 CLI = Callable[..., Result]
+# Two trials (each family's default once) and small forests: the tests check the
+# command, not the search. ``--trials`` in a test overrides the spec's budget.
 SPEC = """
-families: [linear, lightgbm]
+families: {linear: {}, lightgbm: {n_estimators: {low: 20, high: 60}}}
 cv: {folds: 3}
+tuning: {trials: 2}
 ensembles: {average: false}
 """
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import time
 from pathlib import Path
 from typing import Any
 
@@ -90,6 +91,49 @@ def test_bulk_value_histogram_matches_one_by_one_observations() -> None:
         assert sample(ours, name, **labels) == sample(theirs, name, **labels) + infinities
 
 
+def written_requests(metrics: ServingMetrics) -> float:
+    """Requests already written to the metrics (read without flushing)."""
+    text = generate_latest(metrics.registry).decode()
+    return sum(
+        s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+        if s.name == "modelyard_requests_total"
+    )
+
+
+def test_gathered_request_latencies_match_one_by_one_observations() -> None:
+    rng = np.random.default_rng(11)
+    latencies = [*rng.exponential(0.01, 300).tolist(), 0.0005, 0.001, 5.0, 7.5, 0.0]
+    metrics = ServingMetrics(flush_every=10**9, flush_after_s=3600)
+    reference = ServingMetrics()
+    for seconds in latencies:
+        metrics.observe_request("m", 2, protocol="v1", status=200, seconds=seconds)
+        reference.latency.labels("m", "2").observe(seconds)
+    assert written_requests(metrics) == 0  # gathered, not written yet
+    ours, theirs = metrics.render()[0].decode(), reference.render()[0].decode()
+    name = "modelyard_request_latency_seconds"
+    for le in ["0.0005", "0.001", "0.005", "0.02", "1.0", "5.0", "+Inf"]:
+        labels = {"model": "m", "version": "2", "le": le}
+        assert sample(ours, name + "_bucket", **labels) == sample(
+            theirs, name + "_bucket", **labels
+        )
+    assert sample(ours, name + "_sum", model="m") == pytest.approx(sum(latencies))
+    assert sample(ours, "modelyard_requests_total", model="m", status="200") == len(latencies)
+
+
+def test_gathered_requests_are_written_by_count_and_by_age() -> None:
+    by_count = ServingMetrics(flush_every=3, flush_after_s=3600)
+    for _ in range(3):
+        by_count.observe_request("m", 1, protocol="v1", status=200, seconds=0.001)
+    assert written_requests(by_count) == 3
+    by_age = ServingMetrics(flush_every=10**9, flush_after_s=0.05)
+    by_age.observe_request("m", 1, protocol="v1", status=200, seconds=0.001)
+    time.sleep(0.06)
+    by_age.observe_request("m", 1, protocol="v1", status=404, seconds=0.001)
+    assert written_requests(by_age) == 2
+
+
 def test_classes_without_labels_and_bad_codes_do_not_raise() -> None:
     metrics = ServingMetrics()
     metrics.observe_predictions("m", 1, Prediction(codes=np.array([0, 2, 2, -1])), None)
@@ -115,6 +159,7 @@ def _worker(index: int, barrier: Any, results: Any) -> None:
         metrics.observe_request("churn", 1, protocol="json", status=200, seconds=0.002)
     metrics.set_queue("churn", queue_rows=10 * (index + 1), in_flight=1)
     metrics.observe_predictions("churn", 1, Prediction(codes=np.array([1, 1, 0])), ["no", "yes"])
+    metrics.flush()  # what the server's one-second timer does
     barrier.wait(timeout=120)
     rendered = metrics.render()[0].decode() if index == 0 else ""
     results.put((index, os.getpid(), metrics.multiprocess, rendered))

@@ -103,13 +103,20 @@ def test_workers_share_metrics_and_admin_changes(
             httpx.post(url + "/v1/models/churn:predict", json={"records": records}).status_code
             == 200
         )
-    metrics = httpx.get(url + "/metrics").text
-    line = next(
-        row for row in metrics.splitlines()
-        if row.startswith("modelyard_requests_total{") and 'status="200"' in row
-        and 'protocol="v1"' in row
-    )  # fmt: skip
-    assert float(line.rsplit(" ", 1)[1]) == 20.0  # summed over both workers
+    # Each worker writes its gathered counts at least once a second; any worker's
+    # /metrics then sums both.
+    counted = 0.0
+    for _ in range(30):
+        metrics = httpx.get(url + "/metrics").text
+        counted = sum(
+            float(row.rsplit(" ", 1)[1]) for row in metrics.splitlines()
+            if row.startswith("modelyard_requests_total{") and 'status="200"' in row
+            and 'protocol="v1"' in row
+        )  # fmt: skip
+        if counted >= 20:
+            break
+        time.sleep(0.2)
+    assert counted == 20.0  # summed over both workers
     auth = {"Authorization": f"Bearer {TOKEN}"}
     changed = httpx.put(
         url + "/admin/deployments/churn",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -18,8 +19,10 @@ from modelyard.exceptions import MissingDependencyError, ValidationError
 from modelyard.tracking import TrackingClient
 from modelyard.training import TrainResult, train
 
+# Small forests: the tests check the job's mechanics, not LightGBM's quality, and
+# LightGBM's default range (up to 800 trees) was most of each job's time.
 FAST = {
-    "families": ["linear", "lightgbm"],
+    "families": {"linear": {}, "lightgbm": {"n_estimators": {"low": 20, "high": 60}}},
     "cv": {"folds": 3},
     "tuning": {"trials": 4},
     "ensembles": {"average": True, "stacking": False, "top_k": 2},
@@ -48,11 +51,28 @@ def run(
     return train(frame, "churned", {**FAST, **spec}, tracking=tracking, settings=settings)
 
 
-def test_a_job_tracks_every_trial_and_candidate_and_logs_the_model(
-    tracking: TrackingClient, settings: Settings
-) -> None:
+@dataclass
+class Job:
+    """One FAST job on ``churn_frame()``, in its own home (tests only read it)."""
+
+    result: TrainResult
+    tracking: TrackingClient
+
+
+@pytest.fixture(scope="module")
+def fast_job(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Job]:
+    home = tmp_path_factory.mktemp("fast-job")
+    conf = load_settings(home=home, env={}, cwd=home)
+    client = TrackingClient.from_settings(conf)
+    try:
+        yield Job(run(churn_frame(), client, conf), client)
+    finally:
+        client.close()
+
+
+def test_a_job_tracks_every_trial_and_candidate_and_logs_the_model(fast_job: Job) -> None:
     frame = churn_frame()
-    result = run(frame, tracking, settings)
+    result, tracking = fast_job.result, fast_job.tracking
     assert result.task == "binary"
     assert result.metric == "roc_auc"
     names = [row["candidate"] for row in result.leaderboard]
@@ -101,10 +121,10 @@ def test_a_job_tracks_every_trial_and_candidate_and_logs_the_model(
 
 
 def test_same_spec_data_and_seed_give_the_same_model(
-    tracking: TrackingClient, settings: Settings
+    fast_job: Job, tracking: TrackingClient, settings: Settings
 ) -> None:
-    frame = churn_frame(400)
-    a = run(frame, tracking, settings)
+    frame = churn_frame()
+    a = fast_job.result  # the same spec, data and seed, trained in another home
     b = run(frame, tracking, settings)
     assert a.best.name == b.best.name
     assert a.best.params == b.best.params
@@ -114,7 +134,7 @@ def test_same_spec_data_and_seed_give_the_same_model(
 def test_prefer_simpler_within_picks_the_linear_model(
     tracking: TrackingClient, settings: Settings
 ) -> None:
-    result = run(churn_frame(), tracking, settings, selection={"prefer_simpler_within": 0.5})
+    result = run(churn_frame(400), tracking, settings, selection={"prefer_simpler_within": 0.5})
     assert result.best.name == "linear"
     top = result.leaderboard[0]["candidate"]  # the best score, before the rule applies
     if top == "linear":

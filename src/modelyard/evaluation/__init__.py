@@ -23,10 +23,15 @@ It sits in layer L3 and uses :mod:`modelyard.training` (metrics) from the same l
 
 from __future__ import annotations
 
-from modelyard.evaluation.api import evaluate
-from modelyard.evaluation.gate_checks import check_gates
-from modelyard.evaluation.gates import Gate, GateContext, GateResult, gate_kinds, parse_gates
-from modelyard.evaluation.report import Evaluation
+from typing import TYPE_CHECKING
+
+from modelyard._utils.lazy import lazy_exports
+
+if TYPE_CHECKING:
+    from modelyard.evaluation.api import evaluate
+    from modelyard.evaluation.gate_checks import check_gates
+    from modelyard.evaluation.gates import Gate, GateContext, GateResult, gate_kinds, parse_gates
+    from modelyard.evaluation.report import Evaluation
 
 __all__ = [
     "Evaluation",
@@ -38,3 +43,18 @@ __all__ = [
     "gate_kinds",
     "parse_gates",
 ]
+
+# Each name's module, imported on first use (see modelyard._utils.lazy).
+_EXPORTS = {
+    "evaluate": "modelyard.evaluation.api",
+    "check_gates": "modelyard.evaluation.gate_checks",
+    "Gate": "modelyard.evaluation.gates",
+    "GateContext": "modelyard.evaluation.gates",
+    "GateResult": "modelyard.evaluation.gates",
+    "gate_kinds": "modelyard.evaluation.gates",
+    "parse_gates": "modelyard.evaluation.gates",
+    "Evaluation": "modelyard.evaluation.report",
+}
+
+if not TYPE_CHECKING:
+    __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

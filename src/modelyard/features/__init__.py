@@ -19,12 +19,27 @@ exactly the transforms training fitted. Modules:
 
 from __future__ import annotations
 
-from modelyard.features.compile import build_preprocessor, describe_preprocessor, feature_names_out
-from modelyard.features.kinds import column_kind, column_kinds
-from modelyard.features.options import KINDS, Bucketize, ColumnSpec
-from modelyard.features.spec import FeatureSpec, Interaction
-from modelyard.features.steps import BUILTIN_DEFAULTS
-from modelyard.features.transformers import AsFloat, AsObject, DatetimeFeatures, Log1p, TargetFolds
+from typing import TYPE_CHECKING
+
+from modelyard._utils.lazy import lazy_exports
+
+if TYPE_CHECKING:
+    from modelyard.features.compile import (
+        build_preprocessor,
+        describe_preprocessor,
+        feature_names_out,
+    )
+    from modelyard.features.kinds import column_kind, column_kinds
+    from modelyard.features.options import KINDS, Bucketize, ColumnSpec
+    from modelyard.features.spec import FeatureSpec, Interaction
+    from modelyard.features.steps import BUILTIN_DEFAULTS
+    from modelyard.features.transformers import (
+        AsFloat,
+        AsObject,
+        DatetimeFeatures,
+        Log1p,
+        TargetFolds,
+    )
 
 __all__ = [
     "BUILTIN_DEFAULTS",
@@ -44,3 +59,26 @@ __all__ = [
     "describe_preprocessor",
     "feature_names_out",
 ]
+
+# Each name's module, imported on first use (see modelyard._utils.lazy).
+_EXPORTS = {
+    "build_preprocessor": "modelyard.features.compile",
+    "describe_preprocessor": "modelyard.features.compile",
+    "feature_names_out": "modelyard.features.compile",
+    "column_kind": "modelyard.features.kinds",
+    "column_kinds": "modelyard.features.kinds",
+    "KINDS": "modelyard.features.options",
+    "Bucketize": "modelyard.features.options",
+    "ColumnSpec": "modelyard.features.options",
+    "FeatureSpec": "modelyard.features.spec",
+    "Interaction": "modelyard.features.spec",
+    "BUILTIN_DEFAULTS": "modelyard.features.steps",
+    "AsFloat": "modelyard.features.transformers",
+    "AsObject": "modelyard.features.transformers",
+    "DatetimeFeatures": "modelyard.features.transformers",
+    "Log1p": "modelyard.features.transformers",
+    "TargetFolds": "modelyard.features.transformers",
+}
+
+if not TYPE_CHECKING:
+    __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

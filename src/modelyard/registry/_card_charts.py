@@ -13,13 +13,15 @@ import io
 import math
 import re
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from matplotlib.axes import Axes
-from matplotlib.figure import Figure
 
 from modelyard.registry._card_doc import Chart
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
 
 __all__ = [
     "COLORS",
@@ -80,6 +82,8 @@ def thin(*columns: np.ndarray[Any, Any], limit: int = MAX_POINTS) -> list[np.nda
 
 def new_figure(width: float = 5.2, height: float = 3.4) -> tuple[Figure, Axes]:
     """A figure with one axes, styled for the card."""
+    from matplotlib.figure import Figure  # matplotlib loads when a card is drawn
+
     fig = Figure(figsize=(width, height), layout="constrained")
     ax = fig.add_subplot()
     style_axes(ax)

@@ -8,7 +8,6 @@ from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
-from matplotlib.figure import Figure
 
 from modelyard.registry._card_charts import (
     COLORS,
@@ -50,6 +49,8 @@ def metrics_chart(metrics: Mapping[str, Any]) -> Chart | None:
     rows = rows[:MAX_METRICS]
     if not rows:
         return None
+    from matplotlib.figure import Figure  # matplotlib loads when a card is drawn
+
     fig = Figure(figsize=(5.2, 0.55 * len(rows) + 0.7), layout="constrained")
     axes = fig.subplots(len(rows), 1, squeeze=False)[:, 0]
     for ax, (name, value, low, high) in zip(axes, rows, strict=True):
@@ -102,6 +103,8 @@ def calibration_chart(calibration: Mapping[str, Any]) -> Chart | None:
     keep = np.isfinite(pred) & np.isfinite(true)
     if not keep.any():
         return None
+    from matplotlib.figure import Figure
+
     fig = Figure(figsize=(4.6, 4.2), layout="constrained")
     top, bottom = fig.subplots(2, 1, sharex=True, gridspec_kw={"height_ratios": [3, 1]})
     for ax in (top, bottom):

@@ -17,7 +17,6 @@ from modelyard.exceptions import NotFoundError, UnsafeFormatError, ValidationErr
 from modelyard.registry.lineage import read_run_model, require_run
 from modelyard.registry.native import PICKLE_HINT, load_pickle, load_skops
 from modelyard.registry.onnx_model import OnnxModel
-from modelyard.registry.packaging import PackageOptions, package_model
 from modelyard.registry.predictor import NativeRuntime, Predictor, Runtime
 from modelyard.registry.refs import ModelRef, parse_model_ref
 from modelyard.store import (
@@ -140,6 +139,9 @@ class ModelRegistry:
             run_id = run.info.run_id
         if not isinstance(run_id, str):
             raise ValidationError(f"cannot register {type(run).__name__}: pass a run id or a Run")
+        # Packaging needs ONNX and the converters: loaded by registering, not by serving.
+        from modelyard.registry.packaging import PackageOptions, package_model
+
         check_model_name(name)  # before any packaging work, which leaves blobs
         found = read_run_model(self.tracking, require_run(self.tracking, run_id))
         dataset_hash = self._dataset_hash(found.lineage.get("data"))

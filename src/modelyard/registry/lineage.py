@@ -20,7 +20,6 @@ import yaml
 from modelyard.exceptions import NotFoundError, ValidationError
 from modelyard.store import ArtifactEntry, Run
 from modelyard.tracking import TrackingClient
-from modelyard.training import SAMPLE_TARGET
 
 __all__ = ["MODEL_FILES", "RunModel", "read_run_model"]
 
@@ -107,6 +106,10 @@ def _json(tracking: TrackingClient, run_id: str, path: str) -> Any:
 def _sample(
     tracking: TrackingClient, run_id: str, entries: dict[str, ArtifactEntry]
 ) -> tuple[pd.DataFrame | None, np.ndarray | None]:
+    # Only a column name, but its module is the training job (Optuna, scikit-learn):
+    # imported here, so loading and serving models does not import training.
+    from modelyard.training import SAMPLE_TARGET
+
     path = "model/holdout_sample.parquet"
     if path not in entries:
         return None, None

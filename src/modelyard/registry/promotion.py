@@ -20,18 +20,14 @@ from typing import Any, TypeAlias
 import numpy as np
 import pandas as pd
 
-from modelyard.evaluation import GateContext, check_gates, evaluate, parse_gates
+# The packages, not their names: both load lazily, so importing this module (as every
+# ``modelyard models`` command does) does not import scikit-learn, fairlearn or Optuna
+# until a version is evaluated or gated.
+from modelyard import evaluation, training
 from modelyard.exceptions import ModelyardError, NotFoundError, ValidationError
 from modelyard.registry.card import ModelCard, render_card, write_card
 from modelyard.registry.client import ModelRegistry
 from modelyard.store import ModelVersion
-from modelyard.training import (
-    Prepared,
-    default_metric,
-    load_training_data,
-    predict_scores,
-    score_all,
-)
 
 __all__ = [
     "Promotion",
@@ -57,7 +53,9 @@ class Promotion:
     gates: dict[str, Any]
 
 
-def holdout_of(registry: ModelRegistry, version: ModelVersion, data: DataLike = None) -> Prepared:
+def holdout_of(
+    registry: ModelRegistry, version: ModelVersion, data: DataLike = None
+) -> training.Prepared:
     """The training and holdout rows of ``version`` (``data`` overrides the lineage)."""
     lineage = version.lineage
     source = data if data is not None else lineage.get("data")
@@ -71,7 +69,9 @@ def holdout_of(registry: ModelRegistry, version: ModelVersion, data: DataLike = 
         raise ValidationError(
             f"{version.ref} records no target column: its run was not a training job"
         )
-    return load_training_data(source, target, lineage.get("train_spec"), data_client=registry.data)
+    return training.load_training_data(
+        source, target, lineage.get("train_spec"), data_client=registry.data
+    )
 
 
 def evaluate_version(
@@ -93,7 +93,7 @@ def evaluate_version(
     version = registry.get(ref)
     prepared = holdout_of(registry, version, data)
     model = registry.load_native(version.ref)
-    result = evaluate(
+    result = evaluation.evaluate(
         model,
         prepared.X_holdout,
         prepared.y_holdout,
@@ -130,11 +130,11 @@ def check_version_gates(
     not stored (``promote`` stores it with the alias move).
     """
     version = registry.get(ref)
-    parsed = parse_gates(gates)
+    parsed = evaluation.parse_gates(gates)
     prepared = _try_holdout(registry, version, data)
     aliases = {g.vs or "champion" for g in parsed if g.kind == "no_regression"}
     baselines = {a: _baseline(registry, version, a, prepared) for a in aliases}
-    context = GateContext(
+    context = evaluation.GateContext(
         task=version.task,
         evaluation=version.evaluation,
         metrics=version.metrics,
@@ -145,7 +145,7 @@ def check_version_gates(
         unavailable={f: e["unavailable"] for f, e in version.formats.items() if "unavailable" in e},
         ref=version.ref,
     )
-    results = [r.to_dict() for r in check_gates(parsed, context)]
+    results = [r.to_dict() for r in evaluation.check_gates(parsed, context)]
     notes = [f"{a}: {b[1]}" for a, b in baselines.items() if b and b[1]]
     return {
         "passed": all(r["passed"] for r in results),
@@ -161,7 +161,7 @@ def check_version_gates(
 def default_gates(version: ModelVersion, alias: str = "champion") -> list[dict[str, Any]]:
     """No regression of the primary metric against the current ``alias``."""
     spec = version.lineage.get("train_spec") or {}
-    metric = spec.get("metric") or default_metric(version.task)
+    metric = spec.get("metric") or training.default_metric(version.task)
     return [{"no_regression": {"vs": alias, "metric": metric, "tolerance": 0.0}}]
 
 
@@ -242,7 +242,9 @@ def _current(registry: ModelRegistry, version: ModelVersion, alias: str) -> int 
     return registry.store.aliases(version.name).get(alias)
 
 
-def _try_holdout(registry: ModelRegistry, version: ModelVersion, data: DataLike) -> Prepared | None:
+def _try_holdout(
+    registry: ModelRegistry, version: ModelVersion, data: DataLike
+) -> training.Prepared | None:
     if data is not None:  # asked for explicitly: a failure is the caller's to see
         return holdout_of(registry, version, data)
     try:
@@ -252,7 +254,7 @@ def _try_holdout(registry: ModelRegistry, version: ModelVersion, data: DataLike)
 
 
 def _baseline(
-    registry: ModelRegistry, version: ModelVersion, alias: str, prepared: Prepared | None
+    registry: ModelRegistry, version: ModelVersion, alias: str, prepared: training.Prepared | None
 ) -> tuple[dict[str, float], str | None] | None:
     """The baseline's metrics on the candidate's holdout, else as recorded."""
     try:
@@ -263,10 +265,10 @@ def _baseline(
         return base.metrics, f"{base.ref} metrics as recorded at its training (no shared holdout)"
     try:
         model = registry.load_native(base.ref)
-        pred, proba = predict_scores(model, prepared.X_holdout, version.task)
+        pred, proba = training.predict_scores(model, prepared.X_holdout, version.task)
         names = sorted(set(version.metrics) | set(base.metrics))
         labels = None if prepared.labels is None else np.arange(len(prepared.labels))
-        scored = score_all(names, version.task, prepared.y_holdout, pred, proba, labels)
+        scored = training.score_all(names, version.task, prepared.y_holdout, pred, proba, labels)
     except (ModelyardError, ValueError, KeyError) as exc:
         return (
             base.metrics,
@@ -277,14 +279,14 @@ def _baseline(
 
 
 def _fairness_for(
-    registry: ModelRegistry, version: ModelVersion, prepared: Prepared | None
+    registry: ModelRegistry, version: ModelVersion, prepared: training.Prepared | None
 ) -> Callable[[str], dict[str, Any] | None] | None:
     if prepared is None:
         return None
 
     def compute(column: str) -> dict[str, Any] | None:
         model = registry.load_native(version.ref)
-        result = evaluate(
+        result = evaluation.evaluate(
             model,
             prepared.X_holdout,
             prepared.y_holdout,

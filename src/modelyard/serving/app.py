@@ -88,7 +88,10 @@ def build_app(
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
         if startup is not None:
             await startup()
+        flusher = asyncio.get_running_loop().create_task(_flush_metrics(state.metrics))
         yield
+        flusher.cancel()
+        state.metrics.flush()
         state.draining = True  # readiness goes false; in-flight requests finish
         if shutdown is not None:
             await shutdown()
@@ -118,6 +121,14 @@ def build_app(
     app = Starlette(routes=routes, lifespan=lifespan)
     app.state.serving = state
     return ServingApp(state, app)
+
+
+async def _flush_metrics(metrics: ServingMetrics, interval_s: float = 1.0) -> None:
+    """Write gathered request counts every second, so an idle worker's last requests
+    reach the other workers' ``/metrics`` too."""
+    while True:
+        await asyncio.sleep(interval_s)
+        metrics.flush()
 
 
 def _state(request: Request) -> ServerState:

@@ -26,12 +26,21 @@ expects. Without the variable, :meth:`render` reports this process's registry.
 
 Label values must be bounded: pass a fixed placeholder (say ``"unknown"``) as the model
 of a request for a model that does not exist, never the name the client sent.
+
+Request counts and latencies (one of each per request, the hot path) are added up in
+plain Python first and written to the metrics by :meth:`ServingMetrics.flush`: at
+every :meth:`~ServingMetrics.render`, once ``flush_every`` requests or ``flush_after_s``
+seconds have gathered, and from the server's one-second timer. In multi-process mode
+another worker's ``/metrics`` therefore shows this worker's requests within about a
+second.
 """
 
 from __future__ import annotations
 
+import bisect
 import collections
 import threading
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -82,6 +91,9 @@ class ServingMetrics:
     Args:
         value_buckets: Bucket bounds of ``modelyard_prediction_value`` (regression
             outputs); the default spans ``-1e6 .. 1e6`` by decades.
+        flush_every: Write gathered request counts after this many requests.
+        flush_after_s: ... or once the oldest gathered one is this old (checked per
+            request; an idle server relies on :meth:`flush` from a timer).
 
     Example::
 
@@ -90,7 +102,13 @@ class ServingMetrics:
         body, content_type = metrics.render()
     """
 
-    def __init__(self, *, value_buckets: Sequence[float] = VALUE_BUCKETS) -> None:
+    def __init__(
+        self,
+        *,
+        value_buckets: Sequence[float] = VALUE_BUCKETS,
+        flush_every: int = 256,
+        flush_after_s: float = 0.5,
+    ) -> None:
         # prometheus-client decided at import (from PROMETHEUS_MULTIPROC_DIR) whether
         # values live in shared files; reading must follow the same decision.
         self.multiprocess: bool = bool(getattr(values.ValueClass, "_multiprocess", False))
@@ -158,6 +176,11 @@ class ServingMetrics:
         self._lock = threading.Lock()
         self._log_rows_seen = 0
         self._children: dict[tuple[int, tuple[str, ...]], Any] = {}
+        self._flush_every = int(flush_every)
+        self._flush_after_s = float(flush_after_s)
+        self._pending: dict[tuple[str, str, str, str], list[float]] = {}
+        self._pending_count = 0
+        self._pending_since = time.monotonic()
 
     def observe_request(
         self, model: str, version: int | str, *, protocol: str, status: int | str, seconds: float
@@ -171,8 +194,30 @@ class ServingMetrics:
             status: HTTP status sent.
             seconds: Server-side latency.
         """
-        self._child(self.requests, model, str(version), protocol, str(status)).inc()
-        self._child(self.latency, model, str(version)).observe(seconds)
+        key = (model, str(version), protocol, str(status))
+        with self._lock:
+            tally = self._pending.get(key)
+            if tally is None:  # per bucket (+Inf last), then the count and the sum
+                tally = self._pending[key] = [0.0] * (len(LATENCY_BUCKETS) + 3)
+            tally[bisect.bisect_left(LATENCY_BUCKETS, seconds)] += 1
+            tally[-2] += 1
+            tally[-1] += seconds
+            self._pending_count += 1
+            due = self._pending_count >= self._flush_every or (
+                time.monotonic() - self._pending_since >= self._flush_after_s
+            )
+        if due:
+            self.flush()
+
+    def flush(self) -> None:
+        """Write the requests gathered since the last flush to the metrics."""
+        with self._lock:
+            pending, self._pending = self._pending, {}
+            self._pending_count, self._pending_since = 0, time.monotonic()
+        for (model, version, protocol, status), tally in pending.items():
+            self._child(self.requests, model, version, protocol, status).inc(tally[-2])
+            histogram = self._child(self.latency, model, version)
+            _add_to_histogram(histogram, tally[:-2], tally[-1])
 
     def observe_batch(self, model: str, rows: int) -> None:
         """Record the size of one model call (the batcher's ``on_batch`` hook)."""
@@ -240,6 +285,7 @@ class ServingMetrics:
 
         In multi-process mode the values of all workers are merged.
         """
+        self.flush()
         registry = self.registry
         if self.multiprocess:
             registry = CollectorRegistry()
@@ -254,6 +300,26 @@ def _count_codes(codes: np.ndarray) -> dict[int, int]:
         return dict(collections.Counter(flat.tolist()))
     found, rows = np.unique(flat.astype(np.int64), return_counts=True)
     return dict(zip(found.tolist(), rows.tolist(), strict=True))
+
+
+def _add_to_histogram(histogram: Any, per_bucket: list[float], total: float) -> None:
+    """Add counts per bucket (``observe``'s buckets, +Inf last) and their sum at once.
+
+    With a prometheus-client whose histogram internals differ, each count is observed
+    at its bucket's bound (the sum is then approximate; +Inf counts at the top bound).
+    """
+    buckets = getattr(histogram, "_buckets", None)
+    value_sum = getattr(histogram, "_sum", None)
+    if buckets is None or value_sum is None or len(buckets) != len(per_bucket):
+        bounds = (*LATENCY_BUCKETS, LATENCY_BUCKETS[-1])  # another prometheus-client
+        for bound, rows in zip(bounds, per_bucket, strict=True):
+            for _ in range(int(rows)):
+                histogram.observe(bound)
+        return
+    for bucket, rows in zip(buckets, per_bucket, strict=True):
+        if rows:
+            bucket.inc(rows)
+    value_sum.inc(total)
 
 
 def _observe_many(histogram: Histogram, found: np.ndarray) -> None:

@@ -16,30 +16,35 @@ It sits in layer L3 and uses ``modelyard.data`` (datasets) and
 
 from __future__ import annotations
 
-from modelyard.training.api import load_training_data, train
-from modelyard.training.cv import predict_scores
-from modelyard.training.families import Family, default_families, family_names, get_family
-from modelyard.training.job import SAMPLE_TARGET, Progress, TrainResult, environment
-from modelyard.training.metrics import (
-    METRICS,
-    Metric,
-    default_metric,
-    get_metric,
-    metric_names,
-    score_all,
-)
-from modelyard.training.prepare import Prepared, detect_task
-from modelyard.training.selection import Candidate
-from modelyard.training.spec import (
-    CVSpec,
-    EnsembleSpec,
-    HoldoutSpec,
-    SelectionSpec,
-    TrainSpec,
-    TuningSpec,
-    parse_duration,
-)
-from modelyard.training.torch_mlp import TorchMLPClassifier, TorchMLPRegressor
+from typing import TYPE_CHECKING
+
+from modelyard._utils.lazy import lazy_exports
+
+if TYPE_CHECKING:
+    from modelyard.training.api import load_training_data, train
+    from modelyard.training.cv import predict_scores
+    from modelyard.training.families import Family, default_families, family_names, get_family
+    from modelyard.training.job import SAMPLE_TARGET, Progress, TrainResult, environment
+    from modelyard.training.metrics import (
+        METRICS,
+        Metric,
+        default_metric,
+        get_metric,
+        metric_names,
+        score_all,
+    )
+    from modelyard.training.prepare import Prepared, detect_task
+    from modelyard.training.selection import Candidate
+    from modelyard.training.spec import (
+        CVSpec,
+        EnsembleSpec,
+        HoldoutSpec,
+        SelectionSpec,
+        TrainSpec,
+        TuningSpec,
+        parse_duration,
+    )
+    from modelyard.training.torch_mlp import TorchMLPClassifier, TorchMLPRegressor
 
 __all__ = [
     "METRICS",
@@ -72,3 +77,39 @@ __all__ = [
     "score_all",
     "train",
 ]
+
+# Each name's module, imported on first use (see modelyard._utils.lazy).
+_EXPORTS = {
+    "load_training_data": "modelyard.training.api",
+    "train": "modelyard.training.api",
+    "predict_scores": "modelyard.training.cv",
+    "Family": "modelyard.training.families",
+    "default_families": "modelyard.training.families",
+    "family_names": "modelyard.training.families",
+    "get_family": "modelyard.training.families",
+    "SAMPLE_TARGET": "modelyard.training.job",
+    "Progress": "modelyard.training.job",
+    "TrainResult": "modelyard.training.job",
+    "environment": "modelyard.training.job",
+    "METRICS": "modelyard.training.metrics",
+    "Metric": "modelyard.training.metrics",
+    "default_metric": "modelyard.training.metrics",
+    "get_metric": "modelyard.training.metrics",
+    "metric_names": "modelyard.training.metrics",
+    "score_all": "modelyard.training.metrics",
+    "Prepared": "modelyard.training.prepare",
+    "detect_task": "modelyard.training.prepare",
+    "Candidate": "modelyard.training.selection",
+    "CVSpec": "modelyard.training.spec",
+    "EnsembleSpec": "modelyard.training.spec",
+    "HoldoutSpec": "modelyard.training.spec",
+    "SelectionSpec": "modelyard.training.spec",
+    "TrainSpec": "modelyard.training.spec",
+    "TuningSpec": "modelyard.training.spec",
+    "parse_duration": "modelyard.training.spec",
+    "TorchMLPClassifier": "modelyard.training.torch_mlp",
+    "TorchMLPRegressor": "modelyard.training.torch_mlp",
+}
+
+if not TYPE_CHECKING:
+    __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

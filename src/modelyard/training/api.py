@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -13,9 +13,11 @@ from modelyard.config import Settings, load_settings
 from modelyard.data import DataClient, Dataset
 from modelyard.exceptions import ValidationError
 from modelyard.tracking import TrackingClient
-from modelyard.training.job import Progress, TrainResult, run_job
 from modelyard.training.prepare import Prepared, prepare
 from modelyard.training.spec import TrainSpec
+
+if TYPE_CHECKING:
+    from modelyard.training.job import Progress, TrainResult
 
 __all__ = ["load_training_data", "train"]
 
@@ -53,6 +55,10 @@ def train(
     Raises:
         ValidationError: Bad data, target or spec, before any model is fitted.
     """
+    # The job (Optuna, the model families) loads when training starts, so that
+    # load_training_data, which promotion uses, does not import it.
+    from modelyard.training.job import run_job
+
     parsed = _spec(spec)
     if tracking is None:
         from modelyard.tracking import get_client

@@ -204,6 +204,11 @@ def test_the_deploy_commands_drive_a_running_server(
     assert "churn: churn@1 100%" in capsys.readouterr().out
     assert main(["deploy", "status", "--server", url, "--json"]) == 0
     assert '"ready": true' in capsys.readouterr().out
+    assert main(["deploy", "status", "--server", url]) == 0
+    table = capsys.readouterr().out
+    assert "recent changes" in table
+    for action in ("canary", "promote", "rollback"):
+        assert action in table
     monkeypatch.setenv("MODELYARD_ADMIN_TOKEN", "wrong")
     assert main(["deploy", "status", "--server", url]) == 1
     assert "401" in capsys.readouterr().err

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from rich.markup import escape
+from rich.table import Table
 
 from modelyard.cli.app import console, emit_json, settings
 from modelyard.exceptions import ModelyardError, ValidationError
@@ -170,6 +172,32 @@ def status_command(
         console.print(f"[bold]{escape(name)}[/] {ready}")
         if entry.get("deployment"):
             _show(entry["deployment"])
+        if entry.get("history"):
+            console.print(_history_table(entry["history"]))
+
+
+def _history_table(history: list[dict[str, Any]]) -> Table:
+    """The newest changes first: what each replaced (what a rollback returns to)."""
+    table = Table(title="recent changes (newest first)", title_justify="left")
+    for column in ("when (UTC)", "action", "by", "replaced", "undone"):
+        table.add_column(column)
+    for change in history:
+        replaced = change.get("replaced") or {}
+        served = ", ".join(f"{v['model']} {v['weight']:g}%" for v in replaced.get("variants", []))
+        table.add_row(
+            _when(change.get("at")),
+            escape(str(change.get("action", ""))),
+            escape(str(change.get("user") or "")),
+            escape(served or "-"),
+            _when(change.get("undone_at")) if change.get("undone_at") else "",
+        )
+    return table
+
+
+def _when(millis: Any) -> str:
+    if not isinstance(millis, int | float):
+        return ""
+    return datetime.fromtimestamp(millis / 1000, tz=UTC).strftime("%Y-%m-%d %H:%M:%S")
 
 
 def _show(deployment: dict[str, Any]) -> None:

@@ -20,7 +20,7 @@ import logging
 import re
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from modelyard.exceptions import NotFoundError
 from modelyard.serving import codec
@@ -29,6 +29,9 @@ from modelyard.serving.http import JSON, error_response, new_request_id, receive
 from modelyard.serving.manager import Endpoint, LoadedModel, PredictedHook
 from modelyard.serving.prediction_log import LogEntry
 from modelyard.serving.runtime import Feeds, Prediction, ServedModel
+
+if TYPE_CHECKING:  # app.py builds ServingApp; the state type is only needed for checking
+    from modelyard.serving.app import ServerState
 
 __all__ = ["InferenceRoute", "ServingApp", "prediction_recorder", "select_variant"]
 
@@ -49,11 +52,11 @@ class ServingApp:
     """The server's ASGI app: the inference routes directly, the rest through ``app``.
 
     Args:
-        state: The worker's :class:`~modelyard.serving.app.ServerState`.
+        state: The worker's shared state.
         app: The Starlette app with every route (and the lifespan).
     """
 
-    def __init__(self, state: Any, app: Any) -> None:
+    def __init__(self, state: ServerState, app: Any) -> None:
         self.state = state
         self.app = app
 
@@ -74,7 +77,7 @@ class InferenceRoute:
     """One inference route as a Starlette endpoint (reached only when ``ServingApp`` is
     not in front, e.g. mounted elsewhere; it answers exactly like the fast path)."""
 
-    def __init__(self, state: Any, protocol: str) -> None:
+    def __init__(self, state: ServerState, protocol: str) -> None:
         self.state = state
         self.protocol = protocol
 
@@ -90,7 +93,9 @@ def _headers(scope: Scope) -> dict[bytes, str]:
     return {k: v.decode("latin-1") for k, v in scope["headers"] if k in _WANTED}
 
 
-async def predict_v1(state: Any, scope: Scope, receive: Receive, send: Send, name: str) -> None:
+async def predict_v1(
+    state: ServerState, scope: Scope, receive: Receive, send: Send, name: str
+) -> None:
     """``POST /v1/models/{name}:predict``."""
     started, stamp = time.perf_counter(), int(time.time() * 1000)
     headers = _headers(scope)
@@ -119,7 +124,7 @@ async def predict_v1(state: Any, scope: Scope, receive: Receive, send: Send, nam
 
 
 async def infer_v2(
-    state: Any, scope: Scope, receive: Receive, send: Send, name: str, version: str | None
+    state: ServerState, scope: Scope, receive: Receive, send: Send, name: str, version: str | None
 ) -> None:
     """``POST /v2/models/{name}[/versions/{version}]/infer`` (Open Inference Protocol)."""
     started, stamp = time.perf_counter(), int(time.time() * 1000)
@@ -179,7 +184,7 @@ def _request_id(headers: dict[bytes, str]) -> str:
     return new_request_id()
 
 
-async def _body(state: Any, receive: Receive, headers: dict[bytes, str]) -> bytes:
+async def _body(state: ServerState, receive: Receive, headers: dict[bytes, str]) -> bytes:
     limits = state.limits
     return await receive_body(
         receive,
@@ -197,7 +202,7 @@ async def _send(send: Send, body: bytes, headers: list[tuple[bytes, bytes]]) -> 
 
 
 async def _predict(
-    state: Any, endpoint: Endpoint, loaded: LoadedModel, feeds: Feeds, tag: Any
+    state: ServerState, endpoint: Endpoint, loaded: LoadedModel, feeds: Feeds, tag: Any
 ) -> Prediction:
     rows = len(next(iter(feeds.values()))) if feeds else None
     for shadow in endpoint.shadows:  # a copy of the traffic; answers logged, never returned
@@ -220,7 +225,7 @@ async def _predict(
 
 
 async def _shadow(
-    state: Any, shadow: LoadedModel, feeds: Feeds, rows: int | None, tag: Any
+    state: ServerState, shadow: LoadedModel, feeds: Feeds, rows: int | None, tag: Any
 ) -> None:
     started = time.perf_counter()
     try:
@@ -235,7 +240,7 @@ async def _shadow(
 
 
 def _observe(
-    state: Any,
+    state: ServerState,
     loaded: LoadedModel | None,
     protocol: str,
     status: int,
@@ -263,7 +268,7 @@ def _observe(
         )  # fmt: skip
 
 
-def prediction_recorder(state: Any) -> PredictedHook:
+def prediction_recorder(state: ServerState) -> PredictedHook:
     """The manager's ``on_predicted`` hook: class counts and one prediction-log entry
     per model call (tags are ``(request_id, timestamp_ms, started)`` from the routes)."""
 

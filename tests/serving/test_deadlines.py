@@ -68,3 +68,30 @@ def test_bad_settings_are_refused() -> None:
         Deadlines(0)
     with pytest.raises(ValueError, match=r"got 1\.0, -1"):
         Deadlines(1.0, tick_s=-1)
+
+
+def test_deadlines_refuse_a_second_live_event_loop() -> None:
+    import threading
+
+    deadlines = Deadlines(1.0)
+    other = asyncio.new_event_loop()
+    ready = threading.Event()
+
+    async def hold() -> None:
+        deadlines.watch().close()
+        ready.set()
+        await asyncio.sleep(0.3)
+
+    thread = threading.Thread(target=other.run_until_complete, args=(hold(),))
+    thread.start()
+    try:
+        assert ready.wait(5)
+
+        async def here() -> None:
+            with pytest.raises(RuntimeError, match="another running event loop"):
+                deadlines.watch()
+
+        asyncio.run(here())
+    finally:
+        thread.join(5)
+        other.close()

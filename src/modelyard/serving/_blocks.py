@@ -23,10 +23,7 @@ from itertools import chain
 
 import numpy as np
 
-__all__ = ["Block", "BlockFeeds", "BlockLayout"]
-
-Block = tuple[tuple[str, ...], np.ndarray]
-"""Column names and their values, ``[len(names), N, 1]``."""
+__all__ = ["BlockFeeds", "BlockLayout"]
 
 
 @dataclass(frozen=True)

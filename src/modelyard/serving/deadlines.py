@@ -74,10 +74,15 @@ class Deadlines:
 
     def watch(self) -> Watch:
         """Start the deadline of the current task (call from inside it)."""
-        loop = self._loop
-        if loop is None or loop.is_closed():
-            loop = self._loop = asyncio.get_running_loop()
-            self._timer = None
+        loop = asyncio.get_running_loop()
+        if loop is not self._loop:
+            if self._loop is not None and not self._loop.is_closed():
+                raise RuntimeError(
+                    "these deadlines belong to another running event loop; make one "
+                    "Deadlines per loop"
+                )
+            self._loop, self._timer = loop, None  # the old loop is gone, and its tasks
+            self._queue.clear()
         watch = Watch(asyncio.current_task(loop), loop.time() + self.timeout_s)
         self._queue.append(watch)
         if self._timer is None:

@@ -30,7 +30,8 @@ from typing import Any
 import numpy as np
 import orjson
 
-from modelyard.exceptions import SignatureError, ValidationError
+from modelyard.exceptions import ValidationError
+from modelyard.serving import _codec_checks as checks
 from modelyard.serving import _values
 from modelyard.serving._feed_plan import FeedPlan
 from modelyard.serving._tensors import (
@@ -42,7 +43,6 @@ from modelyard.serving._tensors import (
     read_tensors,
     requested_outputs,
 )
-from modelyard.serving.errors import PayloadTooLarge
 from modelyard.serving.runtime import Feeds, Prediction, ServedModel
 
 __all__ = [
@@ -60,7 +60,6 @@ __all__ = [
 ]
 
 MAX_ROWS = 100_000
-_SHOW = 10
 
 
 def decode_json(body: bytes | bytearray | memoryview | str) -> Any:
@@ -113,10 +112,14 @@ def feeds_from_v1(
         return feeds_from_records(payload["records"], signature, max_rows=max_rows)
     if isinstance(payload, dict) and set(payload) == {"columns", "data"}:
         return feeds_from_columns(payload["columns"], payload["data"], signature, max_rows=max_rows)
-    keys = f" with keys {_names(sorted(map(str, payload)))}" if isinstance(payload, dict) else ""
+    keys = (
+        f" with keys {checks.name_list(sorted(map(str, payload)))}"
+        if isinstance(payload, dict)
+        else ""
+    )
     raise ValidationError(
         'send {"records": [{"column": value, ...}, ...]} or {"columns": [...], "data": '
-        f"[[...], ...]}}; got {_what(payload)}{keys}"
+        f"[[...], ...]}}; got {checks.describe_value(payload)}{keys}"
     )
 
 
@@ -134,23 +137,27 @@ def feeds_from_records(
         SignatureError: Missing, extra or mistyped columns, all named.
     """
     if not isinstance(records, list):
-        raise ValidationError(f"'records' must be a list of objects, got {_what(records)}")
-    _check_rows(len(records), max_rows)
+        raise ValidationError(
+            f"'records' must be a list of objects, got {checks.describe_value(records)}"
+        )
+    checks.check_rows(len(records), max_rows)
     if set(map(type, records)) != {dict}:
         index = next(i for i, r in enumerate(records) if type(r) is not dict)
         raise ValidationError(
-            f"records[{index}] must be an object {{column: value}}, got {_what(records[index])}",
+            f"records[{index}] must be an object {{column: value}}, got {checks.describe_value(records[index])}",
             index=index,
         )
     present: set[str] = set().union(*records)
-    used = _used(signature)
+    used = checks.used_columns(signature)
     feeds: Feeds = {}
     conflicts: dict[str, str] = {}
     for column in used:
         if column["name"] in present:
             values = [record.get(column["name"]) for record in records]
-            _add(feeds, conflicts, column, _values.convert(values, column.get("kind", "")))
-    _check_match(signature, used, present, sorted(present, key=str), conflicts)
+            checks.add_column(
+                feeds, conflicts, column, _values.convert(values, column.get("kind", ""))
+            )
+    checks.check_match(signature, used, present, sorted(present, key=str), conflicts)
     return feeds
 
 
@@ -166,29 +173,33 @@ def feeds_from_columns(
         SignatureError: Missing, extra or mistyped columns, all named.
     """
     if not isinstance(columns, list) or set(map(type, columns)) - {str}:
-        raise ValidationError(f"'columns' must be a list of column names, got {_what(columns)}")
+        raise ValidationError(
+            f"'columns' must be a list of column names, got {checks.describe_value(columns)}"
+        )
     repeated = sorted(name for name, count in Counter(columns).items() if count > 1)
     if repeated:
-        raise ValidationError(f"'columns' names {_names(repeated)} more than once")
+        raise ValidationError(f"'columns' names {checks.name_list(repeated)} more than once")
     if not isinstance(data, list):
-        raise ValidationError(f"'data' must be a list of rows, got {_what(data)}")
-    _check_rows(len(data), max_rows)
+        raise ValidationError(f"'data' must be a list of rows, got {checks.describe_value(data)}")
+    checks.check_rows(len(data), max_rows)
     for index, row in enumerate(data):
         if type(row) is not list or len(row) != len(columns):
             raise ValidationError(
                 f"data[{index}] must be a list of {len(columns)} values (one per column), "
-                f"got {_what(row)}",
+                f"got {checks.describe_value(row)}",
                 index=index,
             )
     by_column = dict(zip(columns, zip(*data, strict=True), strict=True))
-    used = _used(signature)
+    used = checks.used_columns(signature)
     feeds: Feeds = {}
     conflicts: dict[str, str] = {}
     for column in used:
         if column["name"] in by_column:
             values = list(by_column[column["name"]])
-            _add(feeds, conflicts, column, _values.convert(values, column.get("kind", "")))
-    _check_match(signature, used, set(columns), columns, conflicts)
+            checks.add_column(
+                feeds, conflicts, column, _values.convert(values, column.get("kind", ""))
+            )
+    checks.check_match(signature, used, set(columns), columns, conflicts)
     return feeds
 
 
@@ -196,16 +207,12 @@ def encode_v1(prediction: Prediction, model: ServedModel, request_id: str | None
     """The ``:predict`` answer: labels (and probabilities with the classes) or values."""
     body: dict[str, Any] = {"model": model.name, "version": model.version, "request_id": request_id}
     if model.classes is not None:
-        codes, probabilities = _classified(prediction, model)
-        body["predictions"] = (
-            model.int_classes[codes]
-            if model.int_classes is not None
-            else _labels(codes, model.classes)
-        )
+        codes, probabilities = checks.classified(prediction, model)
+        body["predictions"] = checks.class_labels(codes, model)
         body["probabilities"] = np.ascontiguousarray(probabilities)
         body["classes"] = model.classes
     else:
-        body["predictions"] = np.ascontiguousarray(_regressed(prediction, model))
+        body["predictions"] = np.ascontiguousarray(checks.regressed(prediction, model))
     return orjson.dumps(body, option=orjson.OPT_SERIALIZE_NUMPY)
 
 
@@ -248,14 +255,16 @@ def parse_v2_request(body: bytes, header_length: str | int | None = None) -> V2R
     payload = decode_json(head)
     if not isinstance(payload, dict) or "inputs" not in payload:
         raise ValidationError(
-            f"an inference request is a JSON object with 'inputs', got {_what(payload)}"
+            f"an inference request is a JSON object with 'inputs', got {checks.describe_value(payload)}"
         )
     request_id, parameters = payload.get("id"), payload.get("parameters") or {}
     outputs = payload.get("outputs") or None
     if request_id is not None and not isinstance(request_id, str):
-        raise ValidationError(f"'id' must be a string, got {_what(request_id)}")
+        raise ValidationError(f"'id' must be a string, got {checks.describe_value(request_id)}")
     if not isinstance(parameters, dict):
-        raise ValidationError(f"'parameters' must be an object, got {_what(parameters)}")
+        raise ValidationError(
+            f"'parameters' must be an object, got {checks.describe_value(parameters)}"
+        )
     binary_output = parameters.get("binary_data_output", False)
     if not isinstance(binary_output, bool):
         raise ValidationError(
@@ -264,7 +273,9 @@ def parse_v2_request(body: bytes, header_length: str | int | None = None) -> V2R
     if outputs is not None and not (
         isinstance(outputs, list) and all(isinstance(o, dict) for o in outputs)
     ):
-        raise ValidationError(f"'outputs' must be a list of objects, got {_what(outputs)}")
+        raise ValidationError(
+            f"'outputs' must be a list of objects, got {checks.describe_value(outputs)}"
+        )
     return V2Request(payload["inputs"], outputs, request_id, binary_output, tail)
 
 
@@ -293,20 +304,24 @@ def feeds_from_v2(
     """
     claimed = max(map(_claimed_rows, inputs), default=0) if isinstance(inputs, list) else 0
     if claimed > max_rows:  # before any tensor is read
-        _check_rows(claimed, max_rows)
+        checks.check_rows(claimed, max_rows)
     tensors, problems = read_tensors(inputs, binary)
     if problems:
-        shown = "; ".join(f"{_names([k])}: {v}" for k, v in list(problems.items())[:_SHOW])
+        shown = "; ".join(
+            f"{checks.name_list([k])}: {v}" for k, v in list(problems.items())[: checks.SHOW]
+        )
         raise ValidationError(f"the inference request is malformed: {shown}", problems=problems)
-    _check_rows(tensors[0].rows, max_rows)
+    checks.check_rows(tensors[0].rows, max_rows)
     by_name = {t.name: t for t in tensors}
-    used = _used(signature)
+    used = checks.used_columns(signature)
     feeds: Feeds = {}
     conflicts: dict[str, str] = {}
     for column in used:
         if column["name"] in by_name:
-            _add(feeds, conflicts, column, column_from_tensor(by_name[column["name"]], column))
-    _check_match(signature, used, set(by_name), list(by_name), conflicts)
+            checks.add_column(
+                feeds, conflicts, column, column_from_tensor(by_name[column["name"]], column)
+            )
+    checks.check_match(signature, used, set(by_name), list(by_name), conflicts)
     return feeds
 
 
@@ -355,7 +370,7 @@ def v2_metadata(model: ServedModel) -> dict[str, Any]:
     inputs = [
         {"name": c["name"], "datatype": INPUT_DATATYPE.get(c.get("kind", ""), "FP64"),
          "shape": [-1, 1]}
-        for c in _used(model.signature)
+        for c in checks.used_columns(model.signature)
     ]  # fmt: skip
     if model.classes is not None:
         outputs = [
@@ -381,9 +396,9 @@ def _v2_outputs(
     prediction: Prediction, model: ServedModel
 ) -> dict[str, tuple[str, list[int], np.ndarray | list[str]]]:
     if model.classes is None:
-        values = _regressed(prediction, model)
+        values = checks.regressed(prediction, model)
         return {"predictions": ("FP64", [len(values)], values.astype(np.float64))}
-    codes, probabilities = _classified(prediction, model)
+    codes, probabilities = checks.classified(prediction, model)
     datatype = label_datatype(model.classes)
     labels: np.ndarray | list[str]
     if datatype == "BYTES":
@@ -397,81 +412,7 @@ def _v2_outputs(
     }
 
 
-# -- shared checks ------------------------------------------------------------
-def _classified(prediction: Prediction, model: ServedModel) -> tuple[np.ndarray, np.ndarray]:
-    if prediction.codes is None or prediction.probabilities is None:
-        raise ValidationError(f"{model.ref} is a classifier but the prediction has no classes")
-    return np.asarray(prediction.codes, dtype=np.int64), prediction.probabilities
-
-
-def _regressed(prediction: Prediction, model: ServedModel) -> np.ndarray:
-    if prediction.values is None:
-        raise ValidationError(f"{model.ref} is a regressor but the prediction has no values")
-    return np.asarray(prediction.values, dtype=np.float64)
-
-
-def _labels(codes: np.ndarray, classes: list[Any]) -> np.ndarray | list[Any]:
-    if set(map(type, classes)) == {int}:
-        labels: np.ndarray = np.asarray(classes, dtype=np.int64)[codes]
-        return labels
-    return [classes[code] for code in codes.tolist()]
-
-
-def _used(signature: dict[str, Any]) -> list[dict[str, Any]]:
-    inputs = signature.get("inputs") if isinstance(signature, dict) else None
-    if not isinstance(inputs, list):
-        raise ValidationError("the model signature has no 'inputs' list")
-    return [c for c in inputs if isinstance(c, dict) and c.get("used", True)]
-
-
-def _add(
-    feeds: Feeds, conflicts: dict[str, str], column: dict[str, Any], result: _values.Converted
-) -> None:
-    values, problem = result
-    if values is None:
-        conflicts[column["name"]] = problem or "cannot be converted"
-    else:
-        feeds[column["name"]] = values.reshape(-1, 1)
-
-
-def _check_match(
-    signature: dict[str, Any],
-    used: list[dict[str, Any]],
-    present: set[str],
-    given: list[str],
-    conflicts: dict[str, str],
-) -> None:
-    known = {c["name"] for c in signature["inputs"]}
-    missing = [c["name"] for c in used if c["name"] not in present]
-    extra = [name for name in given if name not in known]
-    if not (missing or extra or conflicts):
-        return
-    parts = []
-    if missing:
-        parts.append(f"missing column(s): {_names(missing)}")
-    if extra:
-        parts.append(f"extra column(s) the model does not know: {_names(extra)} (drop them)")
-    parts.extend(f"column {_names([n])}: {p}" for n, p in list(conflicts.items())[:_SHOW])
-    raise SignatureError(
-        "input does not match the model signature: " + "; ".join(parts),
-        missing=missing,
-        extra=[str(name)[:200] for name in extra[:100]],
-        conflicts=conflicts,
-    )
-
-
-def _check_rows(rows: int, max_rows: int) -> None:
-    if rows == 0:
-        raise ValidationError("the request has no rows: send at least one")
-    if rows > max_rows:
-        raise PayloadTooLarge(
-            f"the request has {rows} rows, more than the {max_rows} allowed; split it "
-            "into smaller requests",
-            limit=max_rows,
-            size=rows,
-        )
-
-
+# -- the Open Inference Protocol's own checks ---------------------------------
 def _claimed_rows(spec: Any) -> int:
     shape = spec.get("shape") if isinstance(spec, dict) else None
     if isinstance(shape, list) and shape and type(shape[0]) is int:
@@ -490,16 +431,3 @@ def _header_length(value: str | int, body_length: int) -> int:
             f"length of the JSON header: a whole number from 1 to the body's {body_length} bytes"
         )
     return length
-
-
-def _names(names: list[str]) -> str:
-    shown = ", ".join(_values.describe(n) for n in names[:_SHOW])
-    return shown + (f" and {len(names) - _SHOW} more" if len(names) > _SHOW else "")
-
-
-def _what(value: Any) -> str:
-    if isinstance(value, list):
-        return f"a JSON array of {len(value)} items"
-    if isinstance(value, dict):
-        return f"a JSON object with {len(value)} keys"
-    return f"{type(value).__name__} {_values.describe(value)}"

@@ -89,17 +89,17 @@ class InferenceRoute:
             await infer_v2(self.state, scope, receive, send, params["name"], params.get("version"))
 
 
-def _headers(scope: Scope) -> dict[bytes, str]:
-    return {k: v.decode("latin-1") for k, v in scope["headers"] if k in _WANTED}
+def _begin(scope: Scope) -> tuple[float, int, dict[bytes, str], str]:
+    """When the request started (monotonic and epoch ms), the headers read, its id."""
+    headers = {k: v.decode("latin-1") for k, v in scope["headers"] if k in _WANTED}
+    return time.perf_counter(), int(time.time() * 1000), headers, _request_id(headers)
 
 
 async def predict_v1(
     state: ServerState, scope: Scope, receive: Receive, send: Send, name: str
 ) -> None:
     """``POST /v1/models/{name}:predict``."""
-    started, stamp = time.perf_counter(), int(time.time() * 1000)
-    headers = _headers(scope)
-    rid = _request_id(headers)
+    started, stamp, headers, rid = _begin(scope)
     loaded: LoadedModel | None = None
     try:
         state.manager.endpoint(name)  # 404 / 503 before reading the body
@@ -127,9 +127,7 @@ async def infer_v2(
     state: ServerState, scope: Scope, receive: Receive, send: Send, name: str, version: str | None
 ) -> None:
     """``POST /v2/models/{name}[/versions/{version}]/infer`` (Open Inference Protocol)."""
-    started, stamp = time.perf_counter(), int(time.time() * 1000)
-    headers = _headers(scope)
-    rid = _request_id(headers)
+    started, stamp, headers, rid = _begin(scope)
     loaded: LoadedModel | None = None
     try:
         state.manager.endpoint(name)  # 404 / 503 before reading the body

@@ -217,7 +217,13 @@ class ServingMetrics:
         for (model, version, protocol, status), tally in pending.items():
             self._child(self.requests, model, version, protocol, status).inc(tally[-2])
             histogram = self._child(self.latency, model, version)
-            _add_to_histogram(histogram, tally[:-2], tally[-1])
+            if not _add_to_histogram(histogram, tally[:-2], tally[-1]):
+                # another prometheus-client: each at its bucket's bound (sum approximate)
+                for bound, rows in zip(
+                    (*LATENCY_BUCKETS, LATENCY_BUCKETS[-1]), tally[:-2], strict=True
+                ):
+                    for _ in range(int(rows)):
+                        histogram.observe(bound)
 
     def observe_batch(self, model: str, rows: int) -> None:
         """Record the size of one model call (the batcher's ``on_batch`` hook)."""
@@ -302,24 +308,18 @@ def _count_codes(codes: np.ndarray) -> dict[int, int]:
     return dict(zip(found.tolist(), rows.tolist(), strict=True))
 
 
-def _add_to_histogram(histogram: Any, per_bucket: list[float], total: float) -> None:
-    """Add counts per bucket (``observe``'s buckets, +Inf last) and their sum at once.
-
-    With a prometheus-client whose histogram internals differ, each count is observed
-    at its bucket's bound (the sum is then approximate; +Inf counts at the top bound).
-    """
+def _add_to_histogram(histogram: Any, per_bucket: list[float], total: float) -> bool:
+    """Add counts per bucket (``observe``'s buckets, +Inf last) and their sum at once;
+    False (nothing added) when this prometheus-client's histogram internals differ."""
     buckets = getattr(histogram, "_buckets", None)
     value_sum = getattr(histogram, "_sum", None)
     if buckets is None or value_sum is None or len(buckets) != len(per_bucket):
-        bounds = (*LATENCY_BUCKETS, LATENCY_BUCKETS[-1])  # another prometheus-client
-        for bound, rows in zip(bounds, per_bucket, strict=True):
-            for _ in range(int(rows)):
-                histogram.observe(bound)
-        return
+        return False
     for bucket, rows in zip(buckets, per_bucket, strict=True):
         if rows:
             bucket.inc(rows)
     value_sum.inc(total)
+    return True
 
 
 def _observe_many(histogram: Histogram, found: np.ndarray) -> None:
@@ -328,17 +328,12 @@ def _observe_many(histogram: Histogram, found: np.ndarray) -> None:
     Infinite values are counted in their bucket but left out of the sum.
     """
     bounds = getattr(histogram, "_upper_bounds", None)
-    buckets = getattr(histogram, "_buckets", None)
-    total = getattr(histogram, "_sum", None)
-    if bounds is None or buckets is None or total is None:  # another prometheus-client
-        for value in found.tolist():
-            histogram.observe(value)
-        return
-    # observe() counts a value in the first bucket whose bound is >= the value
-    per_bucket = np.bincount(np.searchsorted(bounds, found, side="left"), minlength=len(bounds))
-    for bucket, rows in zip(buckets, per_bucket.tolist(), strict=False):
-        if rows:
-            bucket.inc(rows)
-    finite = found[np.isfinite(found)]  # one infinity would poison the sum for good
-    if finite.size:
-        total.inc(float(finite.sum()))
+    if bounds is not None:
+        # observe() counts a value in the first bucket whose bound is >= the value
+        per_bucket = np.bincount(np.searchsorted(bounds, found, side="left"), minlength=len(bounds))
+        finite = found[np.isfinite(found)]  # one infinity would poison the sum for good
+        total = float(finite.sum()) if finite.size else 0.0
+        if _add_to_histogram(histogram, per_bucket.tolist(), total):
+            return
+    for value in found.tolist():  # another prometheus-client
+        histogram.observe(value)

@@ -14,7 +14,7 @@ import numpy as np
 from modelyard.exceptions import SignatureError, ValidationError
 from modelyard.serving import _values
 from modelyard.serving.errors import PayloadTooLarge
-from modelyard.serving.runtime import Feeds, Prediction, ServedModel
+from modelyard.serving.runtime import Prediction, ServedModel
 
 SHOW = 10
 """How many names a message lists before "and N more"."""
@@ -52,7 +52,10 @@ def used_columns(signature: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def add_column(
-    feeds: Feeds, conflicts: dict[str, str], column: dict[str, Any], result: _values.Converted
+    feeds: dict[str, np.ndarray],
+    conflicts: dict[str, str],
+    column: dict[str, Any],
+    result: _values.Converted,
 ) -> None:
     """Put one converted column into ``feeds``, or its problem into ``conflicts``."""
     values, problem = result

@@ -22,7 +22,8 @@ same feeds and the same errors; tests check that on every kind of input.
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Callable, Collection, Sequence
+from operator import itemgetter
 from typing import Any
 
 import numpy as np
@@ -72,6 +73,10 @@ class FeedPlan:
         self.order = tuple(kinds)
         blocks = [(self.doubles, "<f8"), (self.texts, "|O"), (self.datetimes, "<i8")]
         self.layout = BlockLayout(self.order, tuple((n, d) for n, d in blocks if n))
+        # A record holding exactly the used columns is read with one C call per kind.
+        self._pick = tuple(
+            _getter(names) for names in (self.numbers, self.booleans, self.texts, self.datetimes)
+        )
 
     def from_records(self, records: Any, *, max_rows: int) -> Planned | None:
         """Feeds from ``[{column: value}, ...]``, or None to take the detailed path."""
@@ -82,16 +87,21 @@ class FeedPlan:
             record = records[0]
             if type(record) is not dict:
                 return None
+            if len(record) == len(self.used):  # all used columns, or one is missing
+                try:
+                    numbers, booleans, texts, datetimes = (pick(record) for pick in self._pick)
+                except KeyError:
+                    return None
+                return self._one_row(numbers, booleans, texts, datetimes)
             present = record.keys()
             if not (self.used <= present and present <= self.known):
                 return None
             get = record.get
-            return self._build(
-                [get(name) for name in self.numbers],
-                [get(name) for name in self.booleans],
-                [get(name) for name in self.texts],
-                [get(name) for name in self.datetimes],
-                1,
+            return self._one_row(
+                tuple(get(name) for name in self.numbers),
+                tuple(get(name) for name in self.booleans),
+                tuple(get(name) for name in self.texts),
+                tuple(get(name) for name in self.datetimes),
             )
         if set(map(type, records)) != {dict}:
             return None
@@ -118,6 +128,14 @@ class FeedPlan:
         if any(type(row) is not list or len(row) != width for row in data):
             return None
         at = {name: i for i, name in enumerate(columns)}
+        if len(data) == 1:
+            row = data[0]
+            return self._one_row(
+                tuple(row[at[name]] for name in self.numbers),
+                tuple(row[at[name]] for name in self.booleans),
+                tuple(row[at[name]] for name in self.texts),
+                tuple(row[at[name]] for name in self.datetimes),
+            )
         return self._build(
             [row[at[name]] for name in self.numbers for row in data],
             [row[at[name]] for name in self.booleans for row in data],
@@ -125,6 +143,35 @@ class FeedPlan:
             [row[at[name]] for name in self.datetimes for row in data],
             len(data),
         )
+
+    def _one_row(
+        self,
+        numbers: tuple[Any, ...],
+        booleans: tuple[Any, ...],
+        texts: tuple[Any, ...],
+        datetimes: tuple[Any, ...],
+    ) -> Planned | None:
+        """Feeds of one row, its values checked here and kept as Python values: the batch
+        makes the arrays of all its one-row requests at once (see ``BlockFeeds.row``)."""
+        if datetimes:  # parsed to nanoseconds as for many rows
+            return self._build(list(numbers), list(booleans), list(texts), list(datetimes), 1)
+        values: list[tuple[Any, ...]] = []
+        if self.doubles:
+            if not set(map(type, numbers)) <= _NUMBER_TYPES:
+                return None
+            if booleans and not (
+                set(map(type, booleans)) <= _BOOLEAN_TYPES and set(booleans) <= _BOOLEAN_VALUES
+            ):
+                return None
+            flat = numbers + booleans
+            if not _finite(flat):
+                return None
+            values.append(flat)
+        if self.texts:
+            if not set(map(type, texts)) <= _TEXT_TYPES:
+                return None
+            values.append(tuple("" if v is None else (v or EMPTY_LEVEL) for v in texts))
+        return BlockFeeds.row(self.layout, tuple(values)), 1
 
     def _build(
         self,
@@ -167,3 +214,32 @@ class FeedPlan:
                 return None
             blocks.append(stamps.reshape(len(self.datetimes), rows, 1))
         return BlockFeeds(self.layout, blocks), rows
+
+
+def _getter(names: Sequence[str]) -> Callable[[dict[str, Any]], tuple[Any, ...]]:
+    """``record -> (record[name], ...)`` in C; raises KeyError for a missing name."""
+    if not names:
+        return lambda _record: ()
+    if len(names) == 1:
+        name = names[0]
+        return lambda record: (record[name],)
+    return itemgetter(*names)
+
+
+def _finite(values: tuple[Any, ...]) -> bool:
+    """Whether every value (int, float, bool or None) is a finite float64 or None.
+
+    One ``sum`` instead of an array: a NaN or an infinity makes the sum NaN or infinite,
+    and an int too large for a float64 raises. A sum that overflows a float64 refuses
+    finite values too; the caller then takes the detailed path, which accepts them.
+    """
+    try:
+        total = sum(values, 0.0)
+    except TypeError:  # a None among them: the missing values are NaN by design
+        try:
+            total = sum([v for v in values if v is not None], 0.0)
+        except OverflowError:
+            return False
+    except OverflowError:
+        return False
+    return bool(total - total == 0.0)

@@ -43,7 +43,7 @@ from typing import Any
 import numpy as np
 
 from modelyard.exceptions import ModelyardError, ValidationError
-from modelyard.serving._blocks import BlockFeeds
+from modelyard.serving._blocks import BlockFeeds, same_columns
 from modelyard.serving.errors import ModelNotReady, Overloaded, PayloadTooLarge
 from modelyard.serving.runtime import Feeds, Prediction, ServedModel
 
@@ -316,7 +316,7 @@ class AdaptiveBatcher:
             request = self._queue[0]
             if batch and (
                 rows + request.rows > self.max_batch_size
-                or request.feeds.keys() != batch[0].feeds.keys()
+                or not same_columns(request.feeds, batch[0].feeds)
             ):
                 break
             self._queue.popleft()

@@ -149,7 +149,7 @@ def feeds_from_records(
         )
     present: set[str] = set().union(*records)
     used = checks.used_columns(signature)
-    feeds: Feeds = {}
+    feeds: dict[str, np.ndarray] = {}
     conflicts: dict[str, str] = {}
     for column in used:
         if column["name"] in present:
@@ -191,7 +191,7 @@ def feeds_from_columns(
             )
     by_column = dict(zip(columns, zip(*data, strict=True), strict=True))
     used = checks.used_columns(signature)
-    feeds: Feeds = {}
+    feeds: dict[str, np.ndarray] = {}
     conflicts: dict[str, str] = {}
     for column in used:
         if column["name"] in by_column:
@@ -314,7 +314,7 @@ def feeds_from_v2(
     checks.check_rows(tensors[0].rows, max_rows)
     by_name = {t.name: t for t in tensors}
     used = checks.used_columns(signature)
-    feeds: Feeds = {}
+    feeds: dict[str, np.ndarray] = {}
     conflicts: dict[str, str] = {}
     for column in used:
         if column["name"] in by_name:

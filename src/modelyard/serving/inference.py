@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from modelyard.exceptions import NotFoundError
 from modelyard.serving import codec
+from modelyard.serving._blocks import BlockFeeds
 from modelyard.serving.errors import RequestTimeout
 from modelyard.serving.http import JSON, error_response, new_request_id, receive_body
 from modelyard.serving.manager import Endpoint, LoadedModel, PredictedHook
@@ -202,7 +203,10 @@ async def _send(send: Send, body: bytes, headers: list[tuple[bytes, bytes]]) -> 
 async def _predict(
     state: ServerState, endpoint: Endpoint, loaded: LoadedModel, feeds: Feeds, tag: Any
 ) -> Prediction:
-    rows = len(next(iter(feeds.values()))) if feeds else None
+    if type(feeds) is BlockFeeds:
+        rows: int | None = feeds.rows  # known, without making the column views
+    else:
+        rows = len(next(iter(feeds.values()))) if feeds else None
     for shadow in endpoint.shadows:  # a copy of the traffic; answers logged, never returned
         asyncio.get_running_loop().create_task(_shadow(state, shadow, feeds, rows, tag))
     watch = state.answer_deadlines.watch()

@@ -14,7 +14,7 @@ and :attr:`ServedModel.runtime_note` says why the slow path is in use.
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -38,7 +38,7 @@ __all__ = [
     "load_served_model",
 ]
 
-Feeds = dict[str, np.ndarray]
+Feeds = Mapping[str, np.ndarray]
 """Graph inputs: one ``[N, 1]`` array per used signature column, named by the column."""
 
 
@@ -102,7 +102,8 @@ class OnnxRuntime:
         self.model = model
 
     def infer(self, feeds: Feeds, rows: int) -> Prediction:
-        out = self.model.run({name: feeds[name] for name in self.model.input_names})
+        arrays = feeds.as_dict() if type(feeds) is BlockFeeds else feeds
+        out = self.model.run({name: arrays[name] for name in self.model.input_names})
         if self.model.is_classifier:
             return Prediction(
                 codes=np.asarray(out["label"], dtype=np.int64).reshape(-1),
@@ -252,7 +253,7 @@ class ServedModel:
 def _synthetic_feeds(signature: dict[str, Any]) -> Feeds:
     """One plausible row: each categorical column's first level, each other column's
     minimum (missing where the signature records none)."""
-    feeds: Feeds = {}
+    feeds: dict[str, np.ndarray] = {}
     for column in signature["inputs"]:
         if not column.get("used", True):
             continue

@@ -443,3 +443,26 @@ def test_block_feeds_log_like_plain_feeds_into_the_same_file(tmp_path: Path) -> 
     assert by_id["plain"]["in.plan"] == "pro"
     assert by_id["plain"]["out.label"] == "no"
     assert (log.failed, log.written) == (0, 3)
+
+
+def test_versions_sharing_a_schema_keep_their_own_version_on_every_row(tmp_path: Path) -> None:
+    """Entries of two versions with the same inputs land in one table; each row keeps its
+    entry's version, request id and row number, whether requests had one row or many."""
+    one = dataclasses.replace(
+        classifier_entry("ignored", [1.0, 2.0]), parts=(("a", T0, 1.0, 1), ("b", T0, 2.0, 1))
+    )
+    many = dataclasses.replace(
+        classifier_entry("ignored", [3.0, 4.0, 8.0], version=2),
+        parts=(("c", T0, 3.0, 2), ("d", T0, 4.0, 1)),
+    )
+    single = classifier_entry("e", [9.0], version=3)
+    with PredictionLog(tmp_path) as log:
+        for entry in (one, many, single):
+            log.record(entry)
+    table = read_folder(tmp_path / "churn")
+    assert table.column("request_id").to_pylist() == ["a", "b", "c", "c", "d", "e"]
+    assert table.column("version").to_pylist() == [1, 1, 2, 2, 2, 3]
+    assert table.column("row").to_pylist() == [0, 0, 0, 1, 0, 0]
+    assert table.column("model").to_pylist() == ["churn"] * 6
+    assert table.column("latency_ms").to_pylist() == [1.0, 2.0, 3.0, 3.0, 4.0, 1.5]
+    assert table.column("in.x").to_pylist() == [1.0, 2.0, 3.0, 4.0, 8.0, 9.0]

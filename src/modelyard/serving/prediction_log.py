@@ -40,6 +40,7 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from itertools import chain
+from operator import itemgetter
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self
@@ -175,7 +176,7 @@ def _flat(array: np.ndarray | None, what: str) -> np.ndarray:
 def _entry_key(entry: LogEntry) -> tuple[Any, ...]:
     """The group (and so the schema) of an entry; raises ValueError when it is malformed."""
     pred, n = entry.prediction, entry.prediction.rows
-    if entry.parts and sum(part[3] for part in entry.parts) != n:
+    if entry.parts and sum(map(itemgetter(3), entry.parts)) != n:
         raise ValueError(f"the parts' rows do not add up to the {n} predictions")
     inputs: tuple[Any, ...]
     if isinstance(entry.inputs, BlockFeeds):  # built by the server: checked per block
@@ -245,21 +246,30 @@ def _output_columns(entries: list[LogEntry]) -> dict[str, pa.Array]:
 
 def _prediction_table(entries: list[LogEntry]) -> pa.Table:
     """One table from entries of one group (same model, inputs and outputs)."""
-    parts = [(e.model, e.version, *part) for e in entries for part in e.requests()]
-    models, versions, ids, stamps, latencies, rows = zip(*parts, strict=True)
-    counts = np.array(rows, dtype=np.int64)
-    starts = np.repeat(np.cumsum(counts) - counts, counts)
+    requests = [part for e in entries for part in e.requests()]  # (id, ts, ms, rows)
+    counts = np.fromiter(map(itemgetter(3), requests), dtype=np.int64, count=len(requests))
+    n = int(counts.sum())
+    one_each = n == len(requests)  # one row per request (the usual case): no repeats
 
-    def repeat(values: Sequence[Any], dtype: Any) -> np.ndarray:
-        return np.repeat(np.array(values, dtype=dtype), counts)
+    def per_row(index: int, dtype: Any) -> np.ndarray:
+        values = np.array(list(map(itemgetter(index), requests)), dtype=dtype)
+        return values if one_each else np.repeat(values, counts)
 
+    if one_each:
+        row = np.zeros(n, dtype=np.int32)
+    else:
+        row = (np.arange(n) - np.repeat(np.cumsum(counts) - counts, counts)).astype(np.int32)
+    versions = np.repeat(
+        np.array([e.version for e in entries], dtype=np.int64),
+        [e.prediction.rows for e in entries],
+    )
     columns: dict[str, pa.Array] = {
-        "request_id": _text(repeat(ids, object)),
-        "row": pa.array((np.arange(int(counts.sum())) - starts).astype(np.int32)),
-        "timestamp": pa.array(repeat(stamps, np.int64), type=_UTC_MS),
-        "model": _text(repeat(models, object)),
-        "version": pa.array(repeat(versions, np.int64)),
-        "latency_ms": pa.array(repeat(latencies, np.float64)),
+        "request_id": _text(per_row(0, object)),
+        "row": pa.array(row),
+        "timestamp": pa.array(per_row(1, np.int64), type=_UTC_MS),
+        "model": pa.repeat(pa.scalar(entries[0].model, type=pa.string()), n),
+        "version": pa.array(versions),
+        "latency_ms": pa.array(per_row(2, np.float64)),
     }
     columns.update(_input_columns(entries))
     columns.update(_output_columns(entries))

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import gc
 import json
 import logging
 import os
@@ -111,11 +112,25 @@ def make_app(options: ServeOptions, settings: Settings) -> ServingApp:
         await manager.start(spec)
         await asyncio.get_running_loop().run_in_executor(None, sync.publish_all)
         sync.start()
+        freeze_heap()
 
     async def shutdown() -> None:
         await sync.stop()
 
     return build_app(state, startup=startup, shutdown=shutdown)
+
+
+def freeze_heap() -> None:
+    """Keep what start-up made (libraries, models: ~130,000 objects) out of the cyclic
+    garbage collector's full collections.
+
+    A full collection walks every tracked object: ~45 ms here, every few seconds under
+    load, a pause that every request in flight waits out (it was the p99 latency). What
+    is alive once the models are loaded lives as long as the worker, so it is collected
+    once and frozen (``gc.freeze``); collections then walk only what came later.
+    """
+    gc.collect()
+    gc.freeze()
 
 
 def create_app() -> ServingApp:

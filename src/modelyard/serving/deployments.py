@@ -151,6 +151,8 @@ def make_deployment(
 
 def pick_variant(spec: DeploymentSpec, key: str | None = None) -> int:
     """The index of the variant a request goes to (by weight; by key hash when sticky)."""
+    if len(spec.variants) == 1:
+        return 0
     weights = [v.weight for v in spec.variants]
     total = sum(weights)
     if spec.sticky and key:

@@ -178,7 +178,7 @@ class ServingMetrics:
         self._children: dict[tuple[int, tuple[str, ...]], Any] = {}
         self._flush_every = int(flush_every)
         self._flush_after_s = float(flush_after_s)
-        self._pending: dict[tuple[str, str, str, str], list[float]] = {}
+        self._pending: dict[tuple[str, int | str, str, int | str], list[float]] = {}
         self._pending_count = 0
         self._pending_since = time.monotonic()
 
@@ -194,7 +194,7 @@ class ServingMetrics:
             status: HTTP status sent.
             seconds: Server-side latency.
         """
-        key = (model, str(version), protocol, str(status))
+        key = (model, version, protocol, status)  # made text at the flush
         with self._lock:
             tally = self._pending.get(key)
             if tally is None:  # per bucket (+Inf last), then the count and the sum
@@ -214,7 +214,8 @@ class ServingMetrics:
         with self._lock:
             pending, self._pending = self._pending, {}
             self._pending_count, self._pending_since = 0, time.monotonic()
-        for (model, version, protocol, status), tally in pending.items():
+        for (model, raw_version, protocol, raw_status), tally in pending.items():
+            version, status = str(raw_version), str(raw_status)
             self._child(self.requests, model, version, protocol, status).inc(tally[-2])
             histogram = self._child(self.latency, model, version)
             if not _add_to_histogram(histogram, tally[:-2], tally[-1]):

@@ -66,7 +66,12 @@ class Prediction:
 
     def slice(self, start: int, stop: int) -> Prediction:
         """Rows ``start:stop`` (what one request of a batch gets back)."""
-        return Prediction(*(None if p is None else p[start:stop] for p in self._parts()))
+        codes, probabilities, values = self.codes, self.probabilities, self.values
+        return Prediction(
+            None if codes is None else codes[start:stop],
+            None if probabilities is None else probabilities[start:stop],
+            None if values is None else values[start:stop],
+        )
 
     @staticmethod
     def concat(parts: Sequence[Prediction]) -> Prediction:

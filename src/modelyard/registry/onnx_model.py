@@ -157,6 +157,11 @@ class OnnxModel:
         self.input_names: list[str] = [i.name for i in self._session.get_inputs()]
         self.output_names: list[str] = [o.name for o in self._session.get_outputs()]
         self._check_graph()
+        # The session's C++ run, without the Python wrapper's per-call checks (graph
+        # capture, input names, value ownership: ~7 us a call, a tenth of a small
+        # batch); the wrapper stays the fallback for an onnxruntime without it.
+        inner = getattr(self._session, "_sess", None)
+        self._run = inner.run if inner is not None and hasattr(inner, "run") else None
 
     @property
     def is_classifier(self) -> bool:
@@ -184,7 +189,10 @@ class OnnxModel:
             ValidationError: onnxruntime refused the inputs (missing, wrong type or shape).
         """
         try:
-            outputs = self._session.run(None, feeds)
+            if self._run is not None and self.input_names == list(feeds):
+                outputs = self._run(self.output_names, feeds, None)
+            else:
+                outputs = self._session.run(None, feeds)
         except Exception as exc:  # noqa: BLE001 - onnxruntime errors have no common base
             raise ValidationError(f"onnxruntime could not run the model: {exc}") from None
         return dict(zip(self.output_names, outputs, strict=True))

@@ -56,13 +56,15 @@ class BlockLayout:
         return frozenset(self.order)
 
     def stack(self, rows: Sequence[tuple[Sequence[Any], ...]]) -> tuple[np.ndarray, ...]:
-        """The blocks of one-row requests (see :meth:`BlockFeeds.row`), one numpy call
-        each: row ``r`` of the result is ``rows[r]``."""
+        """The blocks of one-row requests (see :meth:`BlockFeeds.row`: no None among
+        the values of a float block), one numpy call each: row ``r`` is ``rows[r]``."""
         k = len(rows)
         blocks = []
         for j, (names, dtype) in enumerate(self.blocks):
-            matrix = np.array([row[j] for row in rows], dtype=dtype)  # [k, width]
-            blocks.append(matrix.T.copy().reshape(len(names), k, 1))
+            width = len(names)
+            flat = chain.from_iterable([row[j] for row in rows])
+            matrix = np.fromiter(flat, dtype=dtype, count=k * width).reshape(k, width)
+            blocks.append(matrix.T.copy().reshape(width, k, 1))
         return tuple(blocks)
 
 
@@ -88,7 +90,8 @@ class BlockFeeds(Mapping[str, np.ndarray]):
     @classmethod
     def row(cls, layout: BlockLayout, values: tuple[Sequence[Any], ...]) -> BlockFeeds:
         """One row, as the checked values of each block (in the block's column order,
-        convertible to its dtype: the caller checked them); arrays only when needed."""
+        each convertible to the block's dtype: NaN, not None, for a missing number; the
+        caller checked them); arrays only when needed."""
         feeds = cls.__new__(cls)
         feeds.layout = layout
         feeds._blocks = None

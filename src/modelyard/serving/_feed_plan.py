@@ -35,6 +35,7 @@ from modelyard.serving._values import to_nanoseconds
 __all__ = ["FeedPlan"]
 
 _NONE = type(None)
+_NAN = float("nan")
 _NUMBER_TYPES = frozenset({int, float, _NONE})
 _BOOLEAN_TYPES = frozenset({bool, int, float, _NONE})
 _BOOLEAN_VALUES = frozenset({0, 1, None})  # True == 1 and 0.0 == 0 hash alike
@@ -164,9 +165,10 @@ class FeedPlan:
             ):
                 return None
             flat = numbers + booleans
-            if not _finite(flat):
+            finite = _finite(flat)
+            if finite is None:
                 return None
-            values.append(flat)
+            values.append(flat if finite else tuple(_NAN if v is None else v for v in flat))
         if self.texts:
             if not set(map(type, texts)) <= _TEXT_TYPES:
                 return None
@@ -226,20 +228,23 @@ def _getter(names: Sequence[str]) -> Callable[[dict[str, Any]], tuple[Any, ...]]
     return itemgetter(*names)
 
 
-def _finite(values: tuple[Any, ...]) -> bool:
-    """Whether every value (int, float, bool or None) is a finite float64 or None.
+def _finite(values: tuple[Any, ...]) -> bool | None:
+    """Whether the values (ints, floats, bools, Nones) are all finite float64s: True; all
+    finite or None, with a None: False; None if any is not finite or too large.
 
     One ``sum`` instead of an array: a NaN or an infinity makes the sum NaN or infinite,
     and an int too large for a float64 raises. A sum that overflows a float64 refuses
     finite values too; the caller then takes the detailed path, which accepts them.
     """
+    complete = True
     try:
         total = sum(values, 0.0)
     except TypeError:  # a None among them: the missing values are NaN by design
+        complete = False
         try:
             total = sum([v for v in values if v is not None], 0.0)
         except OverflowError:
-            return False
+            return None
     except OverflowError:
-        return False
-    return bool(total - total == 0.0)
+        return None
+    return complete if total - total == 0.0 else None

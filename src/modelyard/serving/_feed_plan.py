@@ -158,11 +158,7 @@ class FeedPlan:
             return self._build(list(numbers), list(booleans), list(texts), list(datetimes), 1)
         values: list[tuple[Any, ...]] = []
         if self.doubles:
-            if not set(map(type, numbers)) <= _NUMBER_TYPES:
-                return None
-            if booleans and not (
-                set(map(type, booleans)) <= _BOOLEAN_TYPES and set(booleans) <= _BOOLEAN_VALUES
-            ):
+            if not _numbers_ok(numbers, booleans):
                 return None
             flat = numbers + booleans
             finite = _finite(flat)
@@ -186,11 +182,7 @@ class FeedPlan:
         """Feeds from the values of each kind, column after column (``rows`` each)."""
         blocks: list[np.ndarray] = []
         if self.doubles:
-            if not set(map(type, numbers)) <= _NUMBER_TYPES:
-                return None
-            if booleans and not (
-                set(map(type, booleans)) <= _BOOLEAN_TYPES and set(booleans) <= _BOOLEAN_VALUES
-            ):
+            if not _numbers_ok(numbers, booleans):
                 return None
             flat = numbers + booleans
             try:
@@ -226,6 +218,16 @@ def _getter(names: Sequence[str]) -> Callable[[dict[str, Any]], tuple[Any, ...]]
         name = names[0]
         return lambda record: (record[name],)
     return itemgetter(*names)
+
+
+def _numbers_ok(numbers: Sequence[Any], booleans: Sequence[Any]) -> bool:
+    """Whether the values of numeric columns are JSON numbers or null, and those of
+    boolean columns true, false, 0, 1 or null (exact types: the codec's rules)."""
+    if not set(map(type, numbers)) <= _NUMBER_TYPES:
+        return False
+    return not booleans or (
+        set(map(type, booleans)) <= _BOOLEAN_TYPES and set(booleans) <= _BOOLEAN_VALUES
+    )
 
 
 def _finite(values: tuple[Any, ...]) -> bool | None:

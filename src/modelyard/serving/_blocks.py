@@ -148,9 +148,9 @@ class BlockFeeds(Mapping[str, np.ndarray]):
             if not isinstance(part, BlockFeeds) or part.layout is not layout:
                 return None
             feeds.append(part)
-        rows = [f._row for f in feeds if f._blocks is None]
+        rows = [f._row for f in feeds if f._blocks is None and f._row is not None]
         if len(rows) == len(feeds):  # one-row requests: one numpy call per block for all
-            return BlockFeeds(layout, layout.stack(rows))  # type: ignore[arg-type]
+            return BlockFeeds(layout, layout.stack(rows))
         blocks = [
             np.concatenate([f.blocks[j] for f in feeds], axis=1) for j in range(len(layout.blocks))
         ]

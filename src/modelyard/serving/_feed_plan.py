@@ -11,6 +11,10 @@ request with a handful of calls whatever its width:
 - every categorical value into one object array, the same way;
 - every datetime into one int64 array (parsed one by one, as in the codec).
 
+A one-row request without datetimes (nearly all traffic) makes no array at all: its
+values are checked the same way (finiteness with one ``sum``) and kept as a tuple per
+block, and its batch stacks the tuples of all its requests (``BlockFeeds.row``).
+
 The plan only accepts what the detailed path would accept *unchanged*: exact JSON types
 (numbers for numeric columns, ``true``/``false``/0/1 for boolean ones, strings for
 categorical and datetime ones, ``null`` anywhere), known columns, every used column

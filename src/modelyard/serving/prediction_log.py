@@ -39,7 +39,6 @@ import logging
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from itertools import chain
 from operator import itemgetter
 from pathlib import Path
 from types import TracebackType
@@ -286,14 +285,13 @@ def _input_columns(entries: list[LogEntry]) -> dict[str, pa.Array]:
             )
             for name in first
         }
-    # One concatenation per block for the whole group, however many requests it holds.
-    joined = [
-        np.concatenate([e.inputs.blocks[j] for e in entries], axis=1)  # type: ignore[attr-defined]
-        for j in range(len(first.blocks))
-    ]
-    names = chain.from_iterable(names for names, _ in first.layout.blocks)
-    values = dict(zip(names, chain.from_iterable(joined), strict=True))
-    return {f"in.{name}": _input_column(values[name].reshape(-1)) for name in first.layout.order}
+    # One concatenation per block for the whole group, however many requests it holds;
+    # its column views come in feed order.
+    blocks = [e.inputs.blocks for e in entries if isinstance(e.inputs, BlockFeeds)]
+    joined = BlockFeeds(
+        first.layout, [np.concatenate(parts, axis=1) for parts in zip(*blocks, strict=True)]
+    )
+    return {f"in.{name}": _input_column(view.reshape(-1)) for name, view in joined.items()}
 
 
 def _folder_name(model: str) -> str:

@@ -112,7 +112,7 @@ def make_app(options: ServeOptions, settings: Settings) -> ServingApp:
         await manager.start(spec)
         await asyncio.get_running_loop().run_in_executor(None, sync.publish_all)
         sync.start()
-        freeze_heap()
+        _freeze_heap()
 
     async def shutdown() -> None:
         await sync.stop()
@@ -120,7 +120,7 @@ def make_app(options: ServeOptions, settings: Settings) -> ServingApp:
     return build_app(state, startup=startup, shutdown=shutdown)
 
 
-def freeze_heap() -> None:
+def _freeze_heap() -> None:
     """Keep what start-up made (libraries, models: ~130,000 objects) out of the cyclic
     garbage collector's full collections.
 
